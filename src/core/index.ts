@@ -1,0 +1,6 @@
+export * from './errors.js';
+export * from './encoding.js';
+export * from './canonical.js';
+export * from './digest.js';
+export * from './clock.js';
+export * from './json.js';
