@@ -1,0 +1,3 @@
+export * from './dsse.js';
+export * from './statement.js';
+export * from './predicates.js';
