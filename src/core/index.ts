@@ -4,3 +4,4 @@ export * from './canonical.js';
 export * from './digest.js';
 export * from './clock.js';
 export * from './json.js';
+export * from './files.js';

@@ -1,0 +1,42 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SsfError } from './errors.js';
+
+/**
+ * Writes a file so that readers see either the old or the new content, never a torn one:
+ * write to a temporary sibling, fsync, rename over. `mode` 0o600 for private keys.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(tmp, 'wx', mode);
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    throw new SsfError('IO_FAILED', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Reads a text file with ssf's error model (FILE_NOT_FOUND / IO_FAILED / INPUT_TOO_LARGE). */
+export function readTextFile(path: string, what: string, maxBytes = 64 * 1024 * 1024): string {
+  try {
+    const buf = readFileSync(path);
+    if (buf.length > maxBytes) throw new SsfError('INPUT_TOO_LARGE', `${what} ${path} is larger than ${maxBytes} bytes`);
+    return buf.toString('utf8');
+  } catch (e) {
+    if (e instanceof SsfError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new SsfError('FILE_NOT_FOUND', `${what} ${path} does not exist`, { cause: e });
+    if (code === 'EISDIR') throw new SsfError('USAGE', `${what} ${path} is a directory, not a file`, { cause: e });
+    throw new SsfError('IO_FAILED', `cannot read ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}

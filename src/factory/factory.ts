@@ -1,0 +1,229 @@
+import { createPublicKey, sign as cryptoSign, X509Certificate, type KeyObject } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import {
+  SsfError, readTextFile, sha256Hex, systemClock, writeFileAtomic, type Clock,
+} from '../core/index.js';
+import {
+  BUNDLE_V03_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE, KeyObjectSigner, bundleToJson, dsseEntryBody, parseStatement, setPayload,
+  signEnvelope, type Bundle, type Statement,
+} from '../attest/index.js';
+import { TransparencyLog, ecdsaNoteSigner } from '../log/index.js';
+import { EvidenceStore, openDb, type Db } from '../store/index.js';
+import {
+  RevocationIndex, addRevocation, createIntermediateCa, importPrivateKeyPem, issueWorkloadIdentity, keyIdOf, logBaseUrl,
+  parseTrustedRoot, signRevocationList, verifyRevocationList, type IssuingCa, type RevocationEntry, type RevocationList,
+  type TrustMaterial, type WorkloadIdentity,
+} from '../trust/index.js';
+import { BundleVerifier, noteNameForLog } from '../verify/index.js';
+import { readConfig, type FactoryConfig } from './config.js';
+import { trustedRootFor } from './init.js';
+import { layoutOf, type FactoryLayout } from './layout.js';
+import { migrateFactoryDb } from './schema.js';
+
+/** A statement to sign, and the identity that signs it. */
+export interface AttestRequest {
+  readonly statement: Statement;
+  readonly identity: WorkloadIdentity;
+}
+
+/** A logged and stored attestation. */
+export interface AttestResult {
+  readonly bundle: Record<string, unknown>;
+  readonly bundleText: string;
+  readonly logIndex: number;
+}
+
+/**
+ * An open factory: its online CA, its transparency log and its evidence store. The root key
+ * is never loaded here; operations that need it take it as an argument.
+ */
+export class Factory {
+  private constructor(
+    readonly layout: FactoryLayout,
+    readonly config: FactoryConfig,
+    readonly db: Db,
+    private readonly ca: IssuingCa,
+    private readonly logKey: KeyObject,
+    readonly log: TransparencyLog,
+    readonly evidence: EvidenceStore,
+    readonly clock: Clock,
+  ) {
+    this.logIdHex = keyIdOf(createPublicKey(logKey));
+  }
+  private readonly logIdHex: string;
+
+  /** Opens the factory in `dir`; FACTORY_MISSING when there is none. */
+  static open(dir: string, opts: { clock?: Clock } = {}): Factory {
+    const L = layoutOf(dir);
+    const config = readConfig(L.config);
+    const active = config.intermediates.find((i) => i.retiredAt === undefined);
+    if (!active) throw new SsfError('FACTORY_CORRUPT', 'no active intermediate CA');
+    const certPem = readTextFile(L.intermediateCert(active.generation), 'intermediate CA certificate');
+    const key = importPrivateKeyPem(readTextFile(L.intermediateKey(active.generation), 'intermediate CA key'), undefined, 'intermediate CA key');
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(certPem);
+    } catch (e) {
+      throw new SsfError('FACTORY_CORRUPT', 'the intermediate CA certificate is not valid PEM', { cause: e });
+    }
+    const ca: IssuingCa = { certPem, cert, keys: { privateKey: key, publicKey: createPublicKey(key) } };
+    const logKey = importPrivateKeyPem(readTextFile(L.logKey, 'log key'), undefined, 'log key');
+    const db = openDb(L.db);
+    try {
+      migrateFactoryDb(db);
+      const name = noteNameForLog(logBaseUrl(config.trustDomain));
+      const log = new TransparencyLog({ db, origin: name, signer: ecdsaNoteSigner(name, logKey) });
+      return new Factory(L, config, db, ca, logKey, log, new EvidenceStore(db), opts.clock ?? systemClock);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  get trustDomain(): string {
+    return this.config.trustDomain;
+  }
+
+  /** Issues a short-lived identity `spiffe://<td>/<path…>`; its key stays in this process. */
+  issueIdentity(path: readonly string[], minutes?: number): Promise<WorkloadIdentity> {
+    return issueWorkloadIdentity(this.ca, { trustDomain: this.config.trustDomain, path, minutes: minutes ?? this.config.leafMinutes, clock: this.clock });
+  }
+
+  /**
+   * Signs each statement with its identity, appends all of them to the log under one signed
+   * checkpoint, and stores the bundles, in one database transaction: either all are logged
+   * and stored or none is.
+   */
+  attest(requests: readonly AttestRequest[]): AttestResult[] {
+    if (requests.length === 0) return [];
+    const now = this.clock.now().getTime();
+    const signed = requests.map((r) => {
+      if (now > r.identity.notAfter.getTime()) throw new SsfError('CERT_EXPIRED', `identity ${r.identity.spiffeId} expired at ${r.identity.notAfter.toISOString()}`);
+      const statement = parseStatement(r.statement);
+      const payload = Buffer.from(JSON.stringify(statement));
+      const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [new KeyObjectSigner(r.identity.privateKey, '')]);
+      const body = dsseEntryBody(envelope, payload, r.identity.certPem);
+      return { r, statement, envelope, body };
+    });
+    const integratedTime = Math.floor(now / 1000);
+    const run = this.db.transaction(() => {
+      const { indices, checkpoint } = this.log.appendBatch(signed.map((s) => s.body));
+      return signed.map((s, i) => {
+        const logIndex = indices[i] as number;
+        const hashes = this.log.inclusionProof(logIndex, checkpoint.size);
+        const entry = { canonicalizedBody: s.body, integratedTime, logIndex, logIdHex: this.logIdHex };
+        const bundle: Bundle = {
+          mediaType: BUNDLE_V03_MEDIA_TYPE,
+          certificateDer: s.r.identity.cert.raw,
+          envelope: s.envelope,
+          tlogEntries: [{
+            logIndex,
+            logIdHex: this.logIdHex,
+            kind: 'dsse',
+            version: '0.0.1',
+            integratedTime,
+            signedEntryTimestamp: cryptoSign('sha256', setPayload(entry), this.logKey),
+            canonicalizedBody: s.body,
+            inclusionProof: { logIndex, treeSize: checkpoint.size, rootHash: checkpoint.rootHash, hashes, checkpoint: checkpoint.note },
+          }],
+        };
+        const json = bundleToJson(bundle);
+        const text = JSON.stringify(json);
+        this.evidence.insert({
+          logIndex,
+          bundleSha256: sha256Hex(text),
+          predicateType: s.statement.predicateType,
+          signer: s.r.identity.spiffeId,
+          signerSerial: s.r.identity.serial,
+          integratedTime,
+          bundleJson: text,
+          subjects: s.statement.subject.flatMap((sub) =>
+            Object.entries(sub.digest ?? {}).map(([algorithm, digest]) => (sub.name === undefined ? { algorithm, digest } : { algorithm, digest, name: sub.name })),
+          ),
+        });
+        return { bundle: json, bundleText: text, logIndex };
+      });
+    });
+    try {
+      return run();
+    } catch (e) {
+      if (e instanceof SsfError) throw e;
+      throw new SsfError('STORE_FAILED', `cannot log and store evidence: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** The factory's trust material as a downstream verifier sees it (from trusted_root.json). */
+  trustMaterial(): TrustMaterial {
+    return parseTrustedRoot(readTextFile(this.layout.trustedRoot, 'trusted root'));
+  }
+
+  /** The current signed revocation list, verified against the root. */
+  revocationList(): RevocationList {
+    const trust = this.trustMaterial();
+    return verifyRevocationList(readTextFile(this.layout.revocations, 'revocation list'), rootKeysOf(trust));
+  }
+
+  /** A verifier bound to this factory's trusted root and revocation list. */
+  verifier(): BundleVerifier {
+    const trust = this.trustMaterial();
+    return new BundleVerifier(trust, { revocations: new RevocationIndex(verifyRevocationList(readTextFile(this.layout.revocations, 'revocation list'), rootKeysOf(trust))) });
+  }
+
+  /** Loads the root key (needed for rotation and revocation only). */
+  loadRootKey(passphrase: string | undefined, path?: string): KeyObject {
+    const p = path ?? this.layout.rootKey;
+    if (!existsSync(p)) throw new SsfError('FILE_NOT_FOUND', `root key ${p} not found; pass --root-key with the offline root key file`);
+    const key = importPrivateKeyPem(readTextFile(p, 'root key'), passphrase, 'root key');
+    const rootCert = new X509Certificate(readTextFile(this.layout.rootCert, 'root certificate'));
+    if (!rootCert.checkPrivateKey(key)) throw new SsfError('KEY_INVALID', `${p} is not the private key of this factory's root CA`);
+    return key;
+  }
+
+  /**
+   * Rotates the online intermediate: a new one is issued by the root; the old one is retired
+   * (its window in the trusted root ends now, so what it signed earlier still verifies) and its
+   * private key is deleted.
+   */
+  async rotateIntermediate(rootKey: KeyObject): Promise<{ generation: number }> {
+    const rootCertPem = readTextFile(this.layout.rootCert, 'root certificate');
+    const root: IssuingCa = { certPem: rootCertPem, cert: new X509Certificate(rootCertPem), keys: { privateKey: rootKey, publicKey: createPublicKey(rootKey) } };
+    const now = this.clock.now().toISOString();
+    const gen = Math.max(...this.config.intermediates.map((i) => i.generation)) + 1;
+    const inter = await createIntermediateCa(root, { trustDomain: this.config.trustDomain, clock: this.clock, generation: gen });
+    const config: FactoryConfig = {
+      ...this.config,
+      intermediates: [
+        ...this.config.intermediates.map((i) => (i.retiredAt === undefined ? { ...i, retiredAt: now } : i)),
+        { generation: gen, validFrom: new Date(inter.cert.validFrom).toISOString() },
+      ],
+    };
+    writeFileAtomic(this.layout.intermediateCert(gen), inter.certPem);
+    writeFileAtomic(this.layout.intermediateKey(gen), inter.keys.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, 0o600);
+    const certs = config.intermediates.map((i) => ({ certPem: readTextFile(this.layout.intermediateCert(i.generation), 'intermediate certificate') }));
+    writeFileAtomic(this.layout.trustedRoot, JSON.stringify(trustedRootFor(config, root, certs, createPublicKey(this.logKey)), null, 2) + '\n');
+    writeFileAtomic(this.layout.config, JSON.stringify(config, null, 2) + '\n');
+    for (const i of this.config.intermediates) rmSync(this.layout.intermediateKey(i.generation), { force: true });
+    return { generation: gen };
+  }
+
+  /** Adds an entry to the signed revocation list (version bumped, re-signed by the root). */
+  revoke(rootKey: KeyObject, entry: Omit<RevocationEntry, 'revokedAt'>): RevocationList {
+    const next = addRevocation(this.revocationList(), entry, this.clock);
+    writeFileAtomic(this.layout.revocations, JSON.stringify(signRevocationList(next, rootKey), null, 2) + '\n');
+    return next;
+  }
+}
+
+/** Public keys of the root CAs named in trust material (last certificate of each chain). */
+export function rootKeysOf(trust: TrustMaterial): KeyObject[] {
+  const seen = new Map<string, KeyObject>();
+  for (const ca of trust.cas) {
+    const root = ca.chain[ca.chain.length - 1];
+    if (root) seen.set(root.fingerprint256, root.publicKey);
+  }
+  return [...seen.values()];
+}

@@ -1,0 +1,8 @@
+// @peculiar/x509 relies on decorator metadata being available before it loads.
+import 'reflect-metadata';
+import { webcrypto } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+export { x509 };
