@@ -105,7 +105,7 @@ export class Factory {
       if (now > r.identity.notAfter.getTime()) throw new SsfError('CERT_EXPIRED', `identity ${r.identity.spiffeId} expired at ${r.identity.notAfter.toISOString()}`);
       const statement = parseStatement(r.statement);
       const payload = Buffer.from(JSON.stringify(statement));
-      const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [new KeyObjectSigner(r.identity.privateKey, '')]);
+      const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [this.signerFor(r.identity)]);
       const body = dsseEntryBody(envelope, payload, r.identity.certPem);
       return { r, statement, envelope, body };
     });
@@ -154,6 +154,17 @@ export class Factory {
       if (e instanceof SsfError) throw e;
       throw new SsfError('STORE_FAILED', `cannot log and store evidence: ${(e as Error).message}`, { cause: e });
     }
+  }
+
+  // Building a signer derives the key's fingerprint (an SPKI export + hash); do it once per identity.
+  private readonly signers = new WeakMap<KeyObject, KeyObjectSigner>();
+  private signerFor(identity: WorkloadIdentity): KeyObjectSigner {
+    let s = this.signers.get(identity.privateKey);
+    if (!s) {
+      s = new KeyObjectSigner(identity.privateKey, '');
+      this.signers.set(identity.privateKey, s);
+    }
+    return s;
   }
 
   /** The factory's trust material as a downstream verifier sees it (from trusted_root.json). */

@@ -113,9 +113,9 @@ export class BundleVerifier {
       if (integrated < ca.validFrom.getTime() || (ca.validTo && integrated > ca.validTo.getTime())) {
         throw new SsfError('CERT_EXPIRED', 'the issuing CA was not valid in the trusted root at the integrated time');
       }
-      for (const c of ca.chain) {
-        if (integrated < Date.parse(c.validFrom) || integrated > Date.parse(c.validTo)) throw new SsfError('CERT_EXPIRED', `CA certificate ${c.subject.replace(/\n/g, ', ')} was not valid at the integrated time`);
-        const why = this.revocations.check({ serial: c.serialNumber, keyId: keyIdOf(c.publicKey) });
+      for (const c of this.chainFacts(ca)) {
+        if (integrated < c.notBefore || integrated > c.notAfter) throw new SsfError('CERT_EXPIRED', `CA certificate ${c.subject} was not valid at the integrated time`);
+        const why = this.revocations.check({ serial: c.serial, keyId: c.keyId });
         if (why) throw new SsfError('CERT_REVOKED', `issuing CA revoked: ${why}`);
       }
       const why = this.revocations.check(facts.identity === undefined ? { serial: facts.serial, keyId: facts.keyId } : { serial: facts.serial, keyId: facts.keyId, identity: facts.identity });
@@ -155,6 +155,22 @@ export class BundleVerifier {
     if (policy.artifact) matchSubject(statement, policy.artifact);
 
     return { statement, payloadType: env.payloadType, signer, logIndex: entry.logIndex, integratedTime: new Date(integrated), checkpoint: cp };
+  }
+
+  private readonly caFacts = new Map<TrustedCa, { subject: string; serial: string; keyId: string; notBefore: number; notAfter: number }[]>();
+  private chainFacts(ca: TrustedCa): { subject: string; serial: string; keyId: string; notBefore: number; notAfter: number }[] {
+    let f = this.caFacts.get(ca);
+    if (!f) {
+      f = ca.chain.map((c) => ({
+        subject: c.subject.replace(/\n/g, ', '),
+        serial: c.serialNumber,
+        keyId: keyIdOf(c.publicKey),
+        notBefore: Date.parse(c.validFrom),
+        notAfter: Date.parse(c.validTo),
+      }));
+      this.caFacts.set(ca, f);
+    }
+    return f;
   }
 
   private checkpoint(text: string, lf: LogFacts): { origin: string; size: number; rootHash: Buffer } {
