@@ -196,10 +196,14 @@ export class BundleVerifier {
     const hit = this.certCache.get(key);
     if (hit) return hit;
     const cert = bundleCertificate(bundle);
-    if (cert.ca) throw new SsfError('CERT_IS_CA', 'the signing certificate is a CA certificate (CA=true); a leaf is required');
+    const px = new x509.X509Certificate(new Uint8Array(der));
+    // Node's `ca` is OpenSSL's X509_check_ca, which is false for basicConstraints cA=TRUE when the
+    // key usage lacks keyCertSign; the leaf profile requires CA=false, so read the extension too.
+    if (cert.ca || px.getExtension(x509.BasicConstraintsExtension)?.ca === true) {
+      throw new SsfError('CERT_IS_CA', 'the signing certificate is a CA certificate (CA=true); a leaf is required');
+    }
     const eku = cert.keyUsage;
     if (!eku || !eku.includes(OID_CODE_SIGNING)) throw new SsfError('CERT_EKU', 'the signing certificate lacks the code-signing extended key usage');
-    const px = new x509.X509Certificate(new Uint8Array(der));
     const ku = px.getExtension(x509.KeyUsagesExtension);
     if (!ku || (ku.usages & x509.KeyUsageFlags.digitalSignature) === 0) {
       throw new SsfError('CERT_INVALID', 'the signing certificate\'s key usage does not allow digitalSignature');
