@@ -162,7 +162,7 @@ export class BundleVerifier {
     let f = this.caFacts.get(ca);
     if (!f) {
       f = ca.chain.map((c) => ({
-        subject: c.subject.replace(/\n/g, ', '),
+        subject: subjectOf(c),
         serial: c.serialNumber,
         keyId: keyIdOf(c.publicKey),
         notBefore: Date.parse(c.validFrom),
@@ -235,13 +235,18 @@ function isParsedBundle(v: unknown): v is Bundle {
   return typeof v === 'object' && v !== null && 'envelope' in v && 'tlogEntries' in v && !('dsseEnvelope' in v);
 }
 
+/** A certificate's subject for messages; Node reports an empty subject as undefined, not ''. */
+function subjectOf(c: X509Certificate): string {
+  return ((c.subject as string | undefined) ?? '').replace(/\n/g, ', ') || '(empty subject)';
+}
+
 /** Each CA chain in the trusted root must be internally valid: CA=true, each link signed by the next. */
 function checkCaChain(ca: TrustedCa): void {
   ca.chain.forEach((c, i) => {
-    if (!c.ca) throw new SsfError('TRUST_ROOT_INVALID', `trusted root CA certificate ${c.subject.replace(/\n/g, ', ')} is not a CA`);
+    if (!c.ca) throw new SsfError('TRUST_ROOT_INVALID', `trusted root CA certificate ${subjectOf(c)} is not a CA`);
     const issuer = ca.chain[i + 1] ?? c;
     if (!c.checkIssued(issuer) || !c.verify(issuer.publicKey)) {
-      throw new SsfError('TRUST_ROOT_INVALID', `trusted root CA chain is broken at ${c.subject.replace(/\n/g, ', ')}`);
+      throw new SsfError('TRUST_ROOT_INVALID', `trusted root CA chain is broken at ${subjectOf(c)}`);
     }
   });
 }
