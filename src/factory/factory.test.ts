@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FixedClock, isSsfError, readTextFile, sha256Hex, type ErrorCode } from '../core/index.js';
 import { makeStatement, type Statement } from '../attest/index.js';
-import { generateP256, keyIdOf, parseTrustedRoot, signRevocationList, type WorkloadIdentity } from '../trust/index.js';
+import { generateP256, importPrivateKeyPem, issueWorkloadIdentity, keyIdOf, parseTrustedRoot, signRevocationList, type IssuingCa, type WorkloadIdentity } from '../trust/index.js';
 import { SigstoreJsVerifier } from '../verify/index.js';
 import { Factory, initFactory, layoutOf } from './index.js';
 
@@ -313,9 +313,34 @@ describe('revocation', () => {
   });
 });
 
+describe('guards', () => {
+  test('revoke or rotate with a key that is not the root key → KEY_INVALID; the list is unchanged and still verifies', async () => {
+    const before = readFileSync(f.layout.revocations, 'utf8');
+    throwsCode(() => f.revoke(generateP256().privateKey, { kind: 'identity', value: 'spiffe://x/y', reason: 'test' }), 'KEY_INVALID');
+    await rejectsCode(f.rotateIntermediate(generateP256().privateKey), 'KEY_INVALID');
+    assert.equal(readFileSync(f.layout.revocations, 'utf8'), before);
+    f.verifier();
+  });
+
+  test('attest with an identity not yet valid (clock set back) → CERT_EXPIRED', async () => {
+    const early = await f.issueIdentity(['ci', 'early']);
+    const back = new FixedClock(clock.now().getTime() - 3_600_000);
+    const g = Factory.open(dir, { clock: back });
+    try {
+      throwsCode(() => g.attest([{ statement: statementFor('early'), identity: early }]), 'CERT_EXPIRED');
+    } finally {
+      g.close();
+    }
+  });
+});
+
 describe('rotation', () => {
   let rotatedAt: number;
   let newBundle: Json;
+  /** Opened before the rotation, as another process would have. */
+  let other: Factory;
+  /** The generation-1 intermediate as it was before rotation deleted its key. */
+  let retired: IssuingCa;
 
   test('rotateIntermediate: new generation, old intermediate key file deleted, trusted root lists both windows', async () => {
     const tr0 = parseTrustedRoot(readFileSync(f.layout.trustedRoot, 'utf8'));
@@ -323,6 +348,10 @@ describe('rotation', () => {
     clock.advance(1_000);
     rotatedAt = clock.now().getTime();
     assert.ok(existsSync(f.layout.intermediateKey(1)));
+    other = Factory.open(dir, { clock });
+    const pem = readTextFile(f.layout.intermediateCert(1), 'intermediate 1');
+    const key = importPrivateKeyPem(readTextFile(f.layout.intermediateKey(1), 'intermediate 1 key'));
+    retired = { certPem: pem, cert: new X509Certificate(pem), keys: { privateKey: key, publicKey: createPublicKey(key) } };
     const { generation } = await f.rotateIntermediate(rootKey);
     assert.equal(generation, 2);
     assert.ok(!existsSync(f.layout.intermediateKey(1)), 'old intermediate key file is gone');
@@ -342,15 +371,21 @@ describe('rotation', () => {
   });
 
   test('the retired intermediate cannot sign new valid bundles: after its window → CERT_EXPIRED', async () => {
-    // `f` was opened before the rotation and still holds generation 1 in memory.
+    // A copy of the retired key (as a thief might hold) still issues certificates, but the trusted root closed its window.
     clock.advance(5_000);
-    const stale = await f.issueIdentity(['ci', 'stale']);
+    const stale = await issueWorkloadIdentity(retired, { trustDomain: TD, path: ['ci', 'stale'], minutes: 10, clock });
     const [r] = f.attest([{ statement: statementFor('stale'), identity: stale }]);
     throwsCode(() => f.verifier().verify(r?.bundle), 'CERT_EXPIRED');
     throwsCode(() => new SigstoreJsVerifier(trustedRootJson()).verify(r?.bundle), 'DSSE_SIGNATURE');
-    // From here on use a factory opened after the rotation.
-    f.close();
-    f = Factory.open(dir, { clock });
+  });
+
+  test('a Factory opened before the rotation issues from the new intermediate and rotates to a new generation', async () => {
+    const inter2 = new X509Certificate(readTextFile(f.layout.intermediateCert(2), 'intermediate 2'));
+    const idOther = await other.issueIdentity(['ci', 'other-process']);
+    assert.ok(idOther.cert.checkIssued(inter2) && idOther.cert.verify(inter2.publicKey));
+    const [r] = other.attest([{ statement: statementFor('other'), identity: idOther }]);
+    f.verifier().verify(r?.bundle, { identity: idOther.spiffeId });
+    other.close();
   });
 
   test('new identities come from the new intermediate and their bundles verify with both verifiers', async () => {

@@ -7,7 +7,7 @@ import {
   BUNDLE_V03_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE, KeyObjectSigner, bundleToJson, dsseEntryBody, parseStatement, setPayload,
   signEnvelope, type Bundle, type Statement,
 } from '../attest/index.js';
-import { TransparencyLog, ecdsaNoteSigner } from '../log/index.js';
+import { TransparencyLog, ecdsaNoteSigner, ecdsaNoteVerifier } from '../log/index.js';
 import { EvidenceStore, openDb, type Db } from '../store/index.js';
 import {
   RevocationIndex, addRevocation, createIntermediateCa, importPrivateKeyPem, issueWorkloadIdentity, keyIdOf, logBaseUrl,
@@ -40,9 +40,9 @@ export interface AttestResult {
 export class Factory {
   private constructor(
     readonly layout: FactoryLayout,
-    readonly config: FactoryConfig,
+    private cfg: FactoryConfig,
     readonly db: Db,
-    private readonly ca: IssuingCa,
+    private ca: IssuingCa,
     private readonly logKey: KeyObject,
     readonly log: TransparencyLog,
     readonly evidence: EvidenceStore,
@@ -56,23 +56,13 @@ export class Factory {
   static open(dir: string, opts: { clock?: Clock } = {}): Factory {
     const L = layoutOf(dir);
     const config = readConfig(L.config);
-    const active = config.intermediates.find((i) => i.retiredAt === undefined);
-    if (!active) throw new SsfError('FACTORY_CORRUPT', 'no active intermediate CA');
-    const certPem = readTextFile(L.intermediateCert(active.generation), 'intermediate CA certificate');
-    const key = importPrivateKeyPem(readTextFile(L.intermediateKey(active.generation), 'intermediate CA key'), undefined, 'intermediate CA key');
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(certPem);
-    } catch (e) {
-      throw new SsfError('FACTORY_CORRUPT', 'the intermediate CA certificate is not valid PEM', { cause: e });
-    }
-    const ca: IssuingCa = { certPem, cert, keys: { privateKey: key, publicKey: createPublicKey(key) } };
+    const ca = loadActiveCa(L, config);
     const logKey = importPrivateKeyPem(readTextFile(L.logKey, 'log key'), undefined, 'log key');
     const db = openDb(L.db);
     try {
       migrateFactoryDb(db);
       const name = noteNameForLog(logBaseUrl(config.trustDomain));
-      const log = new TransparencyLog({ db, origin: name, signer: ecdsaNoteSigner(name, logKey) });
+      const log = new TransparencyLog({ db, origin: name, signer: ecdsaNoteSigner(name, logKey), verifier: ecdsaNoteVerifier(name, createPublicKey(logKey)), clock: opts.clock ?? systemClock });
       return new Factory(L, config, db, ca, logKey, log, new EvidenceStore(db), opts.clock ?? systemClock);
     } catch (e) {
       db.close();
@@ -84,12 +74,29 @@ export class Factory {
     this.db.close();
   }
 
+  /** The factory's settings as of the last reload. */
+  get config(): FactoryConfig {
+    return this.cfg;
+  }
+
+  /**
+   * Picks up a rotation made by another process: factory.json is re-read (it is small), and the
+   * active intermediate reloaded when its generation changed, so no instance keeps issuing from
+   * a retired CA.
+   */
+  private refresh(): void {
+    const cfg = readConfig(this.layout.config);
+    if (activeGeneration(cfg) !== activeGeneration(this.cfg)) this.ca = loadActiveCa(this.layout, cfg);
+    this.cfg = cfg;
+  }
+
   get trustDomain(): string {
     return this.config.trustDomain;
   }
 
   /** Issues a short-lived identity `spiffe://<td>/<path…>`; its key stays in this process. */
   issueIdentity(path: readonly string[], minutes?: number): Promise<WorkloadIdentity> {
+    this.refresh();
     return issueWorkloadIdentity(this.ca, { trustDomain: this.config.trustDomain, path, minutes: minutes ?? this.config.leafMinutes, clock: this.clock });
   }
 
@@ -103,6 +110,8 @@ export class Factory {
     const now = this.clock.now().getTime();
     const signed = requests.map((r) => {
       if (now > r.identity.notAfter.getTime()) throw new SsfError('CERT_EXPIRED', `identity ${r.identity.spiffeId} expired at ${r.identity.notAfter.toISOString()}`);
+      const notBefore = Date.parse(r.identity.cert.validFrom);
+      if (now < notBefore) throw new SsfError('CERT_EXPIRED', `identity ${r.identity.spiffeId} is not valid before ${new Date(notBefore).toISOString()} (clock skew?)`);
       const statement = parseStatement(r.statement);
       const payload = Buffer.from(JSON.stringify(statement));
       const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [this.signerFor(r.identity)]);
@@ -189,9 +198,13 @@ export class Factory {
     const p = path ?? this.layout.rootKey;
     if (!existsSync(p)) throw new SsfError('FILE_NOT_FOUND', `root key ${p} not found; pass --root-key with the offline root key file`);
     const key = importPrivateKeyPem(readTextFile(p, 'root key'), passphrase, 'root key');
-    const rootCert = new X509Certificate(readTextFile(this.layout.rootCert, 'root certificate'));
-    if (!rootCert.checkPrivateKey(key)) throw new SsfError('KEY_INVALID', `${p} is not the private key of this factory's root CA`);
+    this.assertRootKey(key, p);
     return key;
+  }
+
+  private assertRootKey(key: KeyObject, what = 'the given key'): void {
+    const rootCert = new X509Certificate(readTextFile(this.layout.rootCert, 'root certificate'));
+    if (!rootCert.checkPrivateKey(key)) throw new SsfError('KEY_INVALID', `${what} is not the private key of this factory's root CA`);
   }
 
   /**
@@ -200,6 +213,8 @@ export class Factory {
    * private key is deleted.
    */
   async rotateIntermediate(rootKey: KeyObject): Promise<{ generation: number }> {
+    this.assertRootKey(rootKey);
+    this.refresh();
     const rootCertPem = readTextFile(this.layout.rootCert, 'root certificate');
     const root: IssuingCa = { certPem: rootCertPem, cert: new X509Certificate(rootCertPem), keys: { privateKey: rootKey, publicKey: createPublicKey(rootKey) } };
     const now = this.clock.now().toISOString();
@@ -217,16 +232,40 @@ export class Factory {
     const certs = config.intermediates.map((i) => ({ certPem: readTextFile(this.layout.intermediateCert(i.generation), 'intermediate certificate') }));
     writeFileAtomic(this.layout.trustedRoot, JSON.stringify(trustedRootFor(config, root, certs, createPublicKey(this.logKey)), null, 2) + '\n');
     writeFileAtomic(this.layout.config, JSON.stringify(config, null, 2) + '\n');
-    for (const i of this.config.intermediates) rmSync(this.layout.intermediateKey(i.generation), { force: true });
+    const retired = this.cfg.intermediates;
+    this.cfg = config;
+    this.ca = loadActiveCa(this.layout, config);
+    for (const i of retired) rmSync(this.layout.intermediateKey(i.generation), { force: true });
     return { generation: gen };
   }
 
   /** Adds an entry to the signed revocation list (version bumped, re-signed by the root). */
   revoke(rootKey: KeyObject, entry: Omit<RevocationEntry, 'revokedAt'>): RevocationList {
+    this.assertRootKey(rootKey);
     const next = addRevocation(this.revocationList(), entry, this.clock);
     writeFileAtomic(this.layout.revocations, JSON.stringify(signRevocationList(next, rootKey), null, 2) + '\n');
     return next;
   }
+}
+
+function activeGeneration(cfg: FactoryConfig): number {
+  const active = cfg.intermediates.find((i) => i.retiredAt === undefined);
+  if (!active) throw new SsfError('FACTORY_CORRUPT', 'factory.json has no active intermediate CA');
+  return active.generation;
+}
+
+function loadActiveCa(L: FactoryLayout, cfg: FactoryConfig): IssuingCa {
+  const gen = activeGeneration(cfg);
+  const certPem = readTextFile(L.intermediateCert(gen), 'intermediate CA certificate');
+  const key = importPrivateKeyPem(readTextFile(L.intermediateKey(gen), 'intermediate CA key'), undefined, 'intermediate CA key');
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (e) {
+    throw new SsfError('FACTORY_CORRUPT', 'the intermediate CA certificate is not valid PEM', { cause: e });
+  }
+  if (!cert.checkPrivateKey(key)) throw new SsfError('FACTORY_CORRUPT', `intermediate CA ${gen} key does not match its certificate`);
+  return { certPem, cert, keys: { privateKey: key, publicKey: createPublicKey(key) } };
 }
 
 /** Public keys of the root CAs named in trust material (last certificate of each chain). */
