@@ -55,8 +55,9 @@ async function main(): Promise<void> {
     }
 
     console.log('Verification of the same bundles (trust material built once)');
-    const rowsDb = f.db.prepare('SELECT bundle FROM evidence ORDER BY log_index DESC LIMIT ?').all(quick ? 500 : 3000) as { bundle: string }[];
-    const bundles = rowsDb.map((r) => r.bundle);
+    const size = f.log.size();
+    const take = quick ? 500 : 3000;
+    const bundles = Array.from({ length: take }, (_, i) => JSON.stringify(f.bundleOf(f.evidence.getByLogIndex(size - 1 - i))));
     const parsed = bundles.map((b) => JSON.parse(b));
     const ssfVerifier = f.verifier();
     const sig = new SigstoreJsVerifier(JSON.parse(readFileSync(f.layout.trustedRoot, 'utf8')));

@@ -43,35 +43,51 @@ export interface Bundle {
   readonly envelope: EnvelopeJson;
 }
 
+// Base64 of the same large buffers (entry body, certificate) is needed for the entry timestamp,
+// the entry body and the bundle JSON; encode each once.
+const b64Cache = new WeakMap<Buffer, string>();
+function b64(buf: Buffer): string {
+  let s = b64Cache.get(buf);
+  if (s === undefined) {
+    s = buf.toString('base64');
+    b64Cache.set(buf, s);
+  }
+  return s;
+}
+
+const q = JSON.stringify;
+
+/** Canonical JSON (JCS) of a DSSE envelope, written directly: its keys are fixed and sorted. */
+export function canonicalEnvelope(envelope: EnvelopeJson): string {
+  const sigs = envelope.signatures.map((s) => (s.keyid === undefined ? `{"sig":${q(s.sig)}}` : `{"keyid":${q(s.keyid)},"sig":${q(s.sig)}}`));
+  return `{"payload":${q(envelope.payload)},"payloadType":${q(envelope.payloadType)},"signatures":[${sigs.join(',')}]}`;
+}
+
 /**
  * The body logged for a DSSE envelope: Rekor's `dsse` kind, version 0.0.1, so the entry is
  * what Sigstore verifiers expect. It binds the payload hash and the signature with the
- * verifying certificate.
+ * verifying certificate. Written as canonical JSON directly (a test checks it equals the
+ * generic canonicalisation); `verifierB64` is base64 of the certificate PEM.
  */
-export function dsseEntryBody(envelope: EnvelopeJson, payload: Buffer, verifierPem: string): Buffer {
-  const body = {
-    apiVersion: '0.0.1',
-    kind: 'dsse',
-    spec: {
-      envelopeHash: { algorithm: 'sha256', value: sha256Hex(canonicalize(envelope)) },
-      payloadHash: { algorithm: 'sha256', value: sha256Hex(payload) },
-      signatures: envelope.signatures.map((s) => ({ signature: s.sig, verifier: encodeBase64(Buffer.from(verifierPem)) })),
-    },
-  };
-  return Buffer.from(canonicalize(body));
+export function dsseEntryBody(envelope: EnvelopeJson, payload: Buffer, verifierPem: string, verifierB64?: string): Buffer {
+  const v = verifierB64 ?? Buffer.from(verifierPem).toString('base64');
+  const sigs = envelope.signatures.map((s) => `{"signature":${q(s.sig)},"verifier":${q(v)}}`);
+  return Buffer.from(
+    `{"apiVersion":"0.0.1","kind":"dsse","spec":{"envelopeHash":{"algorithm":"sha256","value":"${sha256Hex(canonicalEnvelope(envelope))}"},` +
+      `"payloadHash":{"algorithm":"sha256","value":"${sha256Hex(payload)}"},"signatures":[${sigs.join(',')}]}}`,
+  );
 }
 
 /** The bytes a signed entry timestamp covers: canonical JSON of body, time, index and log id. */
 export function setPayload(e: { canonicalizedBody: Buffer; integratedTime: number; logIndex: number; logIdHex: string }): Buffer {
-  return Buffer.from(
-    canonicalize({ body: e.canonicalizedBody.toString('base64'), integratedTime: e.integratedTime, logIndex: e.logIndex, logID: e.logIdHex }),
-  );
+  if (!Number.isSafeInteger(e.integratedTime) || !Number.isSafeInteger(e.logIndex)) throw new SsfError('INPUT_MALFORMED', 'entry time and index must be integers');
+  return Buffer.from(`{"body":"${b64(e.canonicalizedBody)}","integratedTime":${e.integratedTime},"logID":${q(e.logIdHex)},"logIndex":${e.logIndex}}`);
 }
 
 /** Serialises a bundle to the v0.3 JSON form. */
 export function bundleToJson(b: Bundle): Record<string, unknown> {
   const vm: Record<string, unknown> = {};
-  if (b.certificateDer) vm.certificate = { rawBytes: encodeBase64(b.certificateDer) };
+  if (b.certificateDer) vm.certificate = { rawBytes: b64(b.certificateDer) };
   else if (b.publicKeyHint !== undefined) vm.publicKey = { hint: b.publicKeyHint };
   vm.tlogEntries = b.tlogEntries.map((e) => ({
     logIndex: String(e.logIndex),
@@ -86,7 +102,7 @@ export function bundleToJson(b: Bundle): Record<string, unknown> {
       hashes: e.inclusionProof.hashes.map((h) => encodeBase64(h)),
       checkpoint: { envelope: e.inclusionProof.checkpoint },
     },
-    canonicalizedBody: encodeBase64(e.canonicalizedBody),
+    canonicalizedBody: b64(e.canonicalizedBody),
   }));
   vm.timestampVerificationData = {};
   return {

@@ -55,7 +55,7 @@ Options:
         const st = makeStatement([{ name: 'hello.txt', digest: { sha256: digest } }], 'https://slsa.dev/provenance/v1', provenance);
         const [res] = f.attest([{ statement: st, identity }]);
         if (!res) throw new SsfError('INTERNAL', 'no bundle produced');
-        bundleText = res.bundleText;
+        bundleText = JSON.stringify(res.bundle);
         writeFileSync(join(base, 'hello.txt.sigstore.json'), JSON.stringify(res.bundle, null, 2));
         step(`signed SLSA provenance for hello.txt (sha256:${digest.slice(0, 12)}…), logged at index ${res.logIndex}`);
       } finally {

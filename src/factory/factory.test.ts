@@ -155,13 +155,14 @@ describe('attest', () => {
     const sj = new SigstoreJsVerifier(trustedRootJson());
     for (const [i, r] of res.entries()) {
       const name = ['x', 'y', 'z'][i] as string;
-      assert.equal(JSON.stringify(r.bundle), r.bundleText);
-      const out = v.verify(r.bundleText, { identity: id.spiffeId, artifact: { algorithm: 'sha256', hex: digestOf(name) } });
+      const out = v.verify(JSON.stringify(r.bundle), { identity: id.spiffeId, artifact: { algorithm: 'sha256', hex: digestOf(name) } });
       assert.equal(out.checkpoint.size, before.size + 3);
       sj.verify(r.bundle, id.spiffeId);
       const stored = f.evidence.findBySubject('sha256', digestOf(name));
       assert.equal(stored.length, 1);
-      assert.equal(stored[0]?.bundleJson, r.bundleText);
+      // The stored parts rebuild exactly the bundle that was handed out.
+      assert.deepEqual(f.bundleOf(stored[0]!), r.bundle);
+      assert.deepEqual(f.bundlesFor('sha256', digestOf(name)), [r.bundle]);
       assert.equal(stored[0]?.signer, id.spiffeId);
     }
     assert.deepEqual(f.attest([]), []);

@@ -8,7 +8,7 @@ import {
   signEnvelope, type Bundle, type Statement,
 } from '../attest/index.js';
 import { TransparencyLog, ecdsaNoteSigner, ecdsaNoteVerifier } from '../log/index.js';
-import { EvidenceStore, openDb, type Db } from '../store/index.js';
+import { EvidenceStore, openDb, type CertificateRow, type Db, type StoredEvidence } from '../store/index.js';
 import {
   RevocationIndex, addRevocation, createIntermediateCa, importPrivateKeyPem, issueWorkloadIdentity, keyIdOf, logBaseUrl,
   parseTrustedRoot, signRevocationList, verifyRevocationList, type IssuingCa, type RevocationEntry, type RevocationList,
@@ -28,9 +28,16 @@ export interface AttestRequest {
 
 /** A logged and stored attestation. */
 export interface AttestResult {
+  /** The Sigstore bundle v0.3, as JSON. */
   readonly bundle: Record<string, unknown>;
-  readonly bundleText: string;
   readonly logIndex: number;
+}
+
+interface IdentityFacts {
+  readonly signer: KeyObjectSigner;
+  readonly verifierB64: string;
+  readonly notBefore: number;
+  readonly certRow: CertificateRow;
 }
 
 /**
@@ -102,59 +109,61 @@ export class Factory {
 
   /**
    * Signs each statement with its identity, appends all of them to the log under one signed
-   * checkpoint, and stores the bundles, in one database transaction: either all are logged
-   * and stored or none is.
+   * checkpoint, and stores the evidence, in one database transaction: either all are logged
+   * and stored or none is. Returns the Sigstore bundles (as JSON objects).
    */
   attest(requests: readonly AttestRequest[]): AttestResult[] {
     if (requests.length === 0) return [];
     const now = this.clock.now().getTime();
     const signed = requests.map((r) => {
       if (now > r.identity.notAfter.getTime()) throw new SsfError('CERT_EXPIRED', `identity ${r.identity.spiffeId} expired at ${r.identity.notAfter.toISOString()}`);
-      const notBefore = Date.parse(r.identity.cert.validFrom);
-      if (now < notBefore) throw new SsfError('CERT_EXPIRED', `identity ${r.identity.spiffeId} is not valid before ${new Date(notBefore).toISOString()} (clock skew?)`);
+      const facts = this.identityFacts(r.identity);
+      if (now < facts.notBefore) throw new SsfError('CERT_EXPIRED', `identity ${r.identity.spiffeId} is not valid before ${new Date(facts.notBefore).toISOString()} (clock skew?)`);
       const statement = parseStatement(r.statement);
       const payload = Buffer.from(JSON.stringify(statement));
-      const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [this.signerFor(r.identity)]);
-      const body = dsseEntryBody(envelope, payload, r.identity.certPem);
-      return { r, statement, envelope, body };
+      const envelope = signEnvelope(INTOTO_PAYLOAD_TYPE, payload, [facts.signer]);
+      const body = dsseEntryBody(envelope, payload, r.identity.certPem, facts.verifierB64);
+      return { r, facts, statement, payload, envelope, body };
     });
     const integratedTime = Math.floor(now / 1000);
     const run = this.db.transaction(() => {
       const { indices, checkpoint } = this.log.appendBatch(signed.map((s) => s.body));
+      const proofs = this.log.inclusionProofs(indices, checkpoint.size);
+      const certIds = new Map<IdentityFacts, number>();
       return signed.map((s, i) => {
         const logIndex = indices[i] as number;
-        const hashes = this.log.inclusionProof(logIndex, checkpoint.size);
-        const entry = { canonicalizedBody: s.body, integratedTime, logIndex, logIdHex: this.logIdHex };
-        const bundle: Bundle = {
-          mediaType: BUNDLE_V03_MEDIA_TYPE,
-          certificateDer: s.r.identity.cert.raw,
-          envelope: s.envelope,
-          tlogEntries: [{
-            logIndex,
-            logIdHex: this.logIdHex,
-            kind: 'dsse',
-            version: '0.0.1',
-            integratedTime,
-            signedEntryTimestamp: cryptoSign('sha256', setPayload(entry), this.logKey),
-            canonicalizedBody: s.body,
-            inclusionProof: { logIndex, treeSize: checkpoint.size, rootHash: checkpoint.rootHash, hashes, checkpoint: checkpoint.note },
-          }],
-        };
-        const json = bundleToJson(bundle);
-        const text = JSON.stringify(json);
+        let certificateId = certIds.get(s.facts);
+        if (certificateId === undefined) {
+          certificateId = this.evidence.certificateId(s.facts.certRow);
+          certIds.set(s.facts, certificateId);
+        }
+        const entryTimestamp = cryptoSign('sha256', setPayload({ canonicalizedBody: s.body, integratedTime, logIndex, logIdHex: this.logIdHex }), this.logKey);
         this.evidence.insert({
           logIndex,
-          bundleSha256: sha256Hex(text),
+          payloadSha256: sha256Hex(s.payload),
+          payloadType: INTOTO_PAYLOAD_TYPE,
+          payload: s.payload,
+          signature: Buffer.from((s.envelope.signatures[0] as { sig: string }).sig, 'base64'),
+          certificateId,
           predicateType: s.statement.predicateType,
-          signer: s.r.identity.spiffeId,
-          signerSerial: s.r.identity.serial,
           integratedTime,
-          bundleJson: text,
+          entryTimestamp,
+          checkpointSize: checkpoint.size,
           subjects: s.statement.subject.flatMap((sub) =>
             Object.entries(sub.digest ?? {}).map(([algorithm, digest]) => (sub.name === undefined ? { algorithm, digest } : { algorithm, digest, name: sub.name })),
           ),
         });
-        return { bundle: json, bundleText: text, logIndex };
+        const bundle = this.assemble({
+          certificateDer: s.facts.certRow.der,
+          envelope: s.envelope,
+          logIndex,
+          integratedTime,
+          entryTimestamp,
+          body: s.body,
+          checkpoint,
+          hashes: proofs[i] as Buffer[],
+        });
+        return { bundle, logIndex };
       });
     });
     try {
@@ -165,15 +174,81 @@ export class Factory {
     }
   }
 
-  // Building a signer derives the key's fingerprint (an SPKI export + hash); do it once per identity.
-  private readonly signers = new WeakMap<KeyObject, KeyObjectSigner>();
-  private signerFor(identity: WorkloadIdentity): KeyObjectSigner {
-    let s = this.signers.get(identity.privateKey);
-    if (!s) {
-      s = new KeyObjectSigner(identity.privateKey, '');
-      this.signers.set(identity.privateKey, s);
+  private assemble(p: {
+    certificateDer: Buffer;
+    envelope: Bundle['envelope'];
+    logIndex: number;
+    integratedTime: number;
+    entryTimestamp: Buffer;
+    body: Buffer;
+    checkpoint: { size: number; rootHash: Buffer; note: string };
+    hashes?: Buffer[];
+  }): Record<string, unknown> {
+    return bundleToJson({
+      mediaType: BUNDLE_V03_MEDIA_TYPE,
+      certificateDer: p.certificateDer,
+      envelope: p.envelope,
+      tlogEntries: [{
+        logIndex: p.logIndex,
+        logIdHex: this.logIdHex,
+        kind: 'dsse',
+        version: '0.0.1',
+        integratedTime: p.integratedTime,
+        signedEntryTimestamp: p.entryTimestamp,
+        canonicalizedBody: p.body,
+        inclusionProof: {
+          logIndex: p.logIndex,
+          treeSize: p.checkpoint.size,
+          rootHash: p.checkpoint.rootHash,
+          hashes: p.hashes ?? this.log.inclusionProof(p.logIndex, p.checkpoint.size),
+          checkpoint: p.checkpoint.note,
+        },
+      }],
+    });
+  }
+
+  /** Rebuilds the Sigstore bundle of a stored evidence record from its parts and the log. */
+  bundleOf(rec: StoredEvidence): Record<string, unknown> {
+    const checkpoint = this.log.checkpointAt(rec.checkpointSize);
+    if (!checkpoint) throw new SsfError('FACTORY_CORRUPT', `checkpoint of size ${rec.checkpointSize} for log index ${rec.logIndex} is missing; run fsck`);
+    return this.assemble({
+      certificateDer: rec.certificateDer,
+      envelope: { payload: rec.payload.toString('base64'), payloadType: rec.payloadType, signatures: [{ sig: rec.signature.toString('base64') }] },
+      logIndex: rec.logIndex,
+      integratedTime: rec.integratedTime,
+      entryTimestamp: rec.entryTimestamp,
+      body: this.log.leafData(rec.logIndex),
+      checkpoint,
+    });
+  }
+
+  /** Bundles of all stored evidence about an artifact digest, oldest first. */
+  bundlesFor(algorithm: string, digest: string): Record<string, unknown>[] {
+    return this.evidence.findBySubject(algorithm, digest).map((r) => this.bundleOf(r));
+  }
+
+  // Per-identity work (signer fingerprint, certificate encodings) is done once per identity.
+  private readonly facts = new WeakMap<KeyObject, IdentityFacts>();
+  private identityFacts(identity: WorkloadIdentity): IdentityFacts {
+    let f = this.facts.get(identity.privateKey);
+    if (!f) {
+      const der = identity.cert.raw;
+      f = {
+        signer: new KeyObjectSigner(identity.privateKey, ''),
+        verifierB64: Buffer.from(identity.certPem).toString('base64'),
+        notBefore: Date.parse(identity.cert.validFrom),
+        certRow: {
+          sha256: sha256Hex(der),
+          der,
+          identity: identity.spiffeId,
+          serial: identity.serial,
+          notBefore: Math.floor(Date.parse(identity.cert.validFrom) / 1000),
+          notAfter: Math.floor(identity.notAfter.getTime() / 1000),
+        },
+      };
+      this.facts.set(identity.privateKey, f);
     }
-    return s;
+    return f;
   }
 
   /** The factory's trust material as a downstream verifier sees it (from trusted_root.json). */

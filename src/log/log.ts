@@ -145,10 +145,27 @@ export class TransparencyLog {
     }
     const note = signNote(formatCheckpointBody({ origin: this.origin, size, rootHash: root }), [this.signer]);
     this.stInsert.run(size, note, this.clock.now().toISOString());
-    return { origin: this.origin, size, rootHash: root, note };
+    const signed: SignedCheckpoint = { origin: this.origin, size, rootHash: root, note };
+    // Our own signature over text we just built: no need to verify it when it is read back.
+    if (this.verifiedNotes.size >= 256) this.verifiedNotes.clear();
+    this.verifiedNotes.set(note, signed);
+    return signed;
   }
 
+  // Notes already verified, by their exact text: re-reading the same bytes needs no second
+  // signature check. Bounded; cleared when full.
+  private readonly verifiedNotes = new Map<string, SignedCheckpoint>();
+
   private rowToCheckpoint(row: CheckpointRow): SignedCheckpoint {
+    const hit = this.verifiedNotes.get(row.note);
+    if (hit !== undefined && hit.size === row.size) return hit;
+    const out = this.checkRow(row);
+    if (this.verifiedNotes.size >= 256) this.verifiedNotes.clear();
+    this.verifiedNotes.set(row.note, out);
+    return out;
+  }
+
+  private checkRow(row: CheckpointRow): SignedCheckpoint {
     const cp: Checkpoint =
       this.verifier !== undefined ? openCheckpoint(row.note, [this.verifier], this.origin) : parseCheckpointBody(parseNote(row.note).text);
     if (cp.origin !== this.origin) {
@@ -174,6 +191,11 @@ export class TransparencyLog {
 
   inclusionProof(index: number, size: number): Buffer[] {
     return this.tree.inclusionProof(index, size);
+  }
+
+  /** Inclusion proofs for many leaves of the same tree size (shared reads). */
+  inclusionProofs(indices: readonly number[], size: number): Buffer[][] {
+    return this.tree.inclusionProofs(indices, size);
   }
 
   consistencyProof(size1: number, size2: number): Buffer[] {

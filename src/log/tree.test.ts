@@ -192,3 +192,19 @@ test('recompute finds edited leaves, edited, missing and extra nodes', () => {
   // Proofs touching the deleted node report the damage with a stable code.
   assert.throws(() => tree.rootAt(18), (e) => isSsfError(e, 'FACTORY_CORRUPT'));
 });
+
+test('batched inclusion proofs equal one-at-a-time proofs and verify', () => {
+  const { db, tree } = memTree();
+  tree.append(Array.from({ length: 300 }, (_, i) => leaf(i)));
+  for (const size of [1, 2, 7, 64, 65, 299, 300]) {
+    const indices = Array.from({ length: size }, (_, i) => i);
+    const batch = tree.inclusionProofs(indices, size);
+    const root = tree.rootAt(size);
+    for (const i of indices) {
+      assert.deepEqual(batch[i], tree.inclusionProof(i, size));
+      verifyInclusion(leafHash(leaf(i)), i, size, batch[i] as Buffer[], root);
+    }
+  }
+  assert.throws(() => tree.inclusionProofs([0, 300], 300), (e: unknown) => isSsfError(e, 'NOT_FOUND'));
+  db.close();
+});

@@ -229,6 +229,9 @@ export class MerkleTree {
 
   /** A stored complete subtree hash; a missing or malformed row means the store is damaged. */
   private node(level: number, index: number): Buffer {
+    const key = this.memo !== undefined ? level * 2 ** 40 + index : 0;
+    const cached = this.memo?.get(key);
+    if (cached !== undefined) return cached;
     const hash = level === 0 ? this.stLeafHash.get(index) : this.stNode.get(level, index);
     if (hash === undefined) {
       throw new SsfError('FACTORY_CORRUPT', `transparency log node (level ${level}, index ${index}) is missing; run fsck`);
@@ -236,8 +239,12 @@ export class MerkleTree {
     if (!Buffer.isBuffer(hash) || hash.length !== HASH_SIZE) {
       throw new SsfError('FACTORY_CORRUPT', `transparency log node (level ${level}, index ${index}) is not a ${HASH_SIZE}-byte hash; run fsck`);
     }
+    this.memo?.set(key, hash);
     return hash;
   }
+
+  /** Node reads memoised for the duration of one batched read (complete nodes never change). */
+  private memo: Map<number, Buffer> | undefined;
 
   /**
    * Hash of the RFC 6962 subtree over leaves [start, end) of the tree of `size`. Every such
@@ -279,26 +286,42 @@ export class MerkleTree {
 
   /** RFC 9162 inclusion proof (audit path) for leaf `index` in the tree of `size`, leaf side first. */
   inclusionProof(index: number, size: number): Buffer[] {
+    return this.inclusionProofs([index], size)[0] as Buffer[];
+  }
+
+  /**
+   * Inclusion proofs for several leaves in the same tree, as a batch gets them: the size check,
+   * the right border and every node read are shared, so neighbouring leaves' common upper
+   * paths are read once.
+   */
+  inclusionProofs(indices: readonly number[], size: number): Buffer[][] {
     return this.readTx(() => {
       this.checkSize(size, 'tree size');
-      if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
-        throw new SsfError('NOT_FOUND', `leaf index ${index} is not in a tree of size ${size}`);
-      }
       const border = new Map<number, Buffer>();
-      const out: Buffer[] = [];
-      let lo = 0;
-      let hi = size;
-      while (hi - lo > 1) {
-        const k = splitPoint(hi - lo);
-        if (index < lo + k) {
-          out.push(this.subtree(lo + k, hi, size, border));
-          hi = lo + k;
-        } else {
-          out.push(this.subtree(lo, lo + k, size, border));
-          lo += k;
-        }
+      this.memo = indices.length > 1 ? new Map() : undefined;
+      try {
+        return indices.map((index) => {
+          if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+            throw new SsfError('NOT_FOUND', `leaf index ${index} is not in a tree of size ${size}`);
+          }
+          const out: Buffer[] = [];
+          let lo = 0;
+          let hi = size;
+          while (hi - lo > 1) {
+            const k = splitPoint(hi - lo);
+            if (index < lo + k) {
+              out.push(this.subtree(lo + k, hi, size, border));
+              hi = lo + k;
+            } else {
+              out.push(this.subtree(lo, lo + k, size, border));
+              lo += k;
+            }
+          }
+          return out.reverse();
+        });
+      } finally {
+        this.memo = undefined;
       }
-      return out.reverse();
     });
   }
 
