@@ -117,6 +117,37 @@ test('init, attest, verify-bundle, tamper, revoke, rotate: the trust core end to
   assert.equal(JSON.parse(log.out).size, 1);
 });
 
+test('log witness: first, advanced, then rollback and split view are refused', () => {
+  const dir = 'witnessed';
+  assert.equal(ssf(['init', '--dir', dir, '--trust-domain', 'w.ssf.internal']).code, 0);
+  const attest = (): void => {
+    const r = ssf(['attest', '--dir', dir, '--predicate-type', 'slsa-provenance', '--predicate', 'predicate.json', '--subject', 'artifact.bin', '--bundle', 'w.json']);
+    assert.equal(r.code, 0, r.err);
+  };
+  attest();
+  const state = join(work, 'w-state.json');
+  const first = ssf(['log', 'witness', '--dir', dir, '--state', state]);
+  assert.equal(first.code, 0, first.err);
+  assert.match(first.out, /^first: /);
+  const oldNote = JSON.parse(readFileSync(join(work, 'w.json'), 'utf8')).verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope as string;
+  writeFileSync(join(work, 'old-checkpoint.txt'), oldNote);
+  attest();
+  attest();
+  const adv = ssf(['log', 'witness', '--dir', dir, '--state', state]);
+  assert.equal(adv.code, 0, adv.err);
+  assert.match(adv.out, /^advanced: .* size 3 .*previously size 1/);
+  assertFails(ssf(['log', 'witness', '--dir', dir, '--state', state, '--checkpoint', 'old-checkpoint.txt']), 'TLOG_ROLLBACK');
+  // A state that saw a different tree of the same size: the log's checkpoint is a split view.
+  const st = JSON.parse(readFileSync(state, 'utf8'));
+  const origin = Object.keys(st.origins)[0] as string;
+  st.origins[origin].rootHash = Buffer.alloc(32, 7).toString('base64');
+  writeFileSync(state, JSON.stringify(st));
+  assertFails(ssf(['log', 'witness', '--dir', dir, '--state', state]), 'TLOG_CONSISTENCY');
+  // A checkpoint not signed by the trusted log key.
+  writeFileSync(join(work, 'forged.txt'), oldNote.replace(/\n1\n/, '\n2\n'));
+  assertFails(ssf(['log', 'witness', '--dir', dir, '--state', state, '--checkpoint', 'forged.txt']), 'TLOG_CHECKPOINT');
+});
+
 test('ssf demo runs the main job and passes', () => {
   const r = ssf(['demo']);
   assert.equal(r.code, 0, r.err);

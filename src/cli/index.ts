@@ -6,10 +6,11 @@ import { verifyBundleCommand } from './cmd-verify-bundle.js';
 import { caRotateCommand, revokeCommand } from './cmd-ca.js';
 import { logCommand } from './cmd-log.js';
 import { demoCommand } from './cmd-demo.js';
+import { witnessCommand } from './cmd-witness.js';
 import { promptSecretTty } from './passphrase.js';
 
 /** Every command, by the words that name it. */
-export const COMMANDS: readonly Command[] = [demoCommand, initCommand, attestCommand, verifyBundleCommand, logCommand, caRotateCommand, revokeCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, initCommand, attestCommand, verifyBundleCommand, logCommand, witnessCommand, caRotateCommand, revokeCommand];
 
 const VERSION = '0.1.0';
 
