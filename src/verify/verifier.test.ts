@@ -674,3 +674,34 @@ describe('certificate rules', () => {
     throwsCode(() => new BundleVerifier(swapped), 'TRUST_ROOT_INVALID');
   });
 });
+
+describe('key-based bundles (--key)', () => {
+  test('a bundle signed with a plain key verifies with that key; without it → USAGE; with another key → TLOG_ENTRY_MISMATCH', () => {
+    const k = generateP256();
+    const pem = k.publicKey.export({ format: 'pem', type: 'spki' }) as string;
+    const payload = Buffer.from(JSON.stringify(statementFor('keyed')));
+    const envelope = signedBy(k, payload);
+    const body = dsseEntryBody(envelope, payload, pem);
+    const { indices, checkpoint } = f.log.appendBatch([body]);
+    const logIndex = indices[0] as number;
+    const t = Math.floor(clock.now().getTime() / 1000);
+    const json = bundleToJson({
+      mediaType: BUNDLE_V03_MEDIA_TYPE,
+      publicKeyHint: keyIdOf(k.publicKey),
+      envelope,
+      tlogEntries: [{
+        logIndex, logIdHex, kind: 'dsse', version: '0.0.1', integratedTime: t,
+        signedEntryTimestamp: cryptoSign('sha256', setPayload({ canonicalizedBody: body, integratedTime: t, logIndex, logIdHex }), logKey),
+        canonicalizedBody: body,
+        inclusionProof: { logIndex, treeSize: checkpoint.size, rootHash: checkpoint.rootHash, hashes: f.log.inclusionProof(logIndex, checkpoint.size), checkpoint: checkpoint.note },
+      }],
+    });
+    const trust = f.trustMaterial();
+    const ok = new BundleVerifier(trust, { publicKey: k.publicKey }).verify(json, { artifact: { algorithm: 'sha256', hex: artifactDigest('keyed') } });
+    assert.equal(ok.signer.keyId, keyIdOf(k.publicKey));
+    assert.equal(ok.signer.identity, undefined);
+    throwsCode(() => new BundleVerifier(trust).verify(json), 'USAGE');
+    throwsCode(() => new BundleVerifier(trust, { publicKey: generateP256().publicKey }).verify(json), 'TLOG_ENTRY_MISMATCH');
+    throwsCode(() => new BundleVerifier(trust, { publicKey: k.publicKey }).verify(json, { identity: ID_BUILD }), 'IDENTITY_MISMATCH');
+  });
+});

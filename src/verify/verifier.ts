@@ -133,7 +133,7 @@ export class BundleVerifier {
     }
 
     // 3. The entry body must describe exactly this envelope and signer.
-    checkEntryBody(entry, payload, sig, bundle.certificateDer ? certPemB64 : undefined);
+    checkEntryBody(entry, payload, sig, certPemB64 ?? (signerKey.export({ format: 'pem', type: 'spki' }) as string));
 
     // 4. The envelope signature over the exact PAE bytes.
     if (!cryptoVerify('sha256', pae(env.payloadType, payload), signerKey, sig)) {
@@ -252,7 +252,8 @@ function checkCaChain(ca: TrustedCa): void {
 }
 
 /** The logged body must bind this payload, this signature and this certificate (Rekor `dsse` 0.0.1). */
-function checkEntryBody(entry: TlogEntry, payload: Buffer, sig: Buffer, certPem: string | undefined): void {
+/** `certPem` is the signer's certificate PEM, or its public key PEM for key-based bundles. */
+function checkEntryBody(entry: TlogEntry, payload: Buffer, sig: Buffer, certPem: string): void {
   if (entry.kind !== 'dsse' || entry.version !== '0.0.1') {
     throw new SsfError('TLOG_ENTRY_MISMATCH', `entry kind ${entry.kind}/${entry.version} is not dsse/0.0.1`);
   }
@@ -270,13 +271,13 @@ function checkEntryBody(entry: TlogEntry, payload: Buffer, sig: Buffer, certPem:
   if (typeof logged.signature !== 'string' || !decodeBase64(logged.signature, 'logged signature', 'TLOG_ENTRY_MISMATCH').equals(sig)) {
     throw new SsfError('TLOG_ENTRY_MISMATCH', 'the logged signature does not match the envelope signature');
   }
-  if (certPem !== undefined) {
+  {
     const loggedB64 = typeof logged.verifier === 'string' ? logged.verifier : '';
     // Entries from one identity repeat the same verifier text; remember confirmed pairs.
     const memo = loggedB64 + '\n' + certPem;
     if (!confirmedVerifiers.has(memo)) {
       const verifier = decodeBase64(loggedB64, 'logged verifier', 'TLOG_ENTRY_MISMATCH').toString('utf8');
-      if (!sameCert(verifier, certPem)) throw new SsfError('TLOG_ENTRY_MISMATCH', 'the logged verifier certificate is not the bundle\'s certificate');
+      if (!sameCert(verifier, certPem)) throw new SsfError('TLOG_ENTRY_MISMATCH', 'the logged verifier is not the bundle\'s certificate or key');
       if (confirmedVerifiers.size >= 4096) confirmedVerifiers.clear();
       confirmedVerifiers.add(memo);
     }
