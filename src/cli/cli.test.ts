@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,26 @@ test('unknown command and unknown flag are usage errors (exit 2)', () => {
 test('init refuses without a passphrase when there is no terminal', () => {
   assertFails(ssf(['init', '--dir', 'nopass'], { SSF_ROOT_PASSPHRASE: '' }), 'PASSPHRASE_REQUIRED');
   assert.equal(existsSync(join(work, 'nopass')), false);
+});
+
+test('init never moves aside something that is not a factory', () => {
+  writeFileSync(join(work, 'notes.txt'), 'keep me\n');
+  assertFails(ssf(['init', '--dir', 'notes.txt']), 'USAGE');
+  assert.equal(readFileSync(join(work, 'notes.txt'), 'utf8'), 'keep me\n');
+  mkdirSync(join(work, 'project', 'src'), { recursive: true });
+  assertFails(ssf(['init', '--dir', 'project']), 'USAGE');
+  assert.ok(existsSync(join(work, 'project', 'src')));
+  mkdirSync(join(work, 'empty'));
+  assert.equal(ssf(['init', '--dir', 'empty']).code, 0);
+});
+
+test('attest checks its output and predicate type before signing anything', () => {
+  assert.equal(ssf(['init', '--dir', 'pre']).code, 0);
+  mkdirSync(join(work, 'outdir'));
+  const args = ['attest', '--dir', 'pre', '--predicate', 'predicate.json', '--subject', 'artifact.bin'];
+  assertFails(ssf([...args, '--predicate-type', 'slsa-provenance', '--bundle', 'outdir']), 'USAGE');
+  assertFails(ssf([...args, '--predicate-type', 'slsa-provnance', '--bundle', 'x.json']), 'USAGE');
+  assert.equal(JSON.parse(ssf(['log', '--dir', 'pre', '--json']).out).size, 0, 'nothing was logged');
 });
 
 test('commands on a missing factory say so', () => {

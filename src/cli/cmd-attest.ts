@@ -1,4 +1,5 @@
-import { basename } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { SsfError, parseJson, readTextFile, sha256File, writeFileAtomic } from '../core/index.js';
 import { makeStatement, validatePredicate } from '../attest/index.js';
 import { Factory, resolveDataDir } from '../factory/index.js';
@@ -44,11 +45,17 @@ Options:
   async run(a, io) {
     const typeArg = need(a, 'predicate-type', 'attest');
     const predicateType = PREDICATE_ALIASES[typeArg] ?? typeArg;
+    if (!/^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(predicateType)) {
+      throw new SsfError('USAGE', `--predicate-type ${JSON.stringify(typeArg)} is neither a URI nor one of: ${Object.keys(PREDICATE_ALIASES).join(', ')}`);
+    }
     const predicate = parseJson(readTextFile(need(a, 'predicate', 'attest'), 'predicate file'), 'predicate file');
     validatePredicate(predicateType, predicate);
     const subjects = strs(a, 'subject');
     if (subjects.length === 0) throw new SsfError('USAGE', 'ssf attest needs at least one --subject FILE');
     const out = need(a, 'bundle', 'attest');
+    // Check where the bundle goes before anything is signed and logged (the log is append-only).
+    if (existsSync(out) && statSync(out).isDirectory()) throw new SsfError('USAGE', `--bundle ${out} is a directory; give a file path`);
+    if (!existsSync(dirname(resolve(out)))) throw new SsfError('FILE_NOT_FOUND', `the directory of --bundle ${out} does not exist`);
     const identityPath = (str(a, 'identity') ?? 'cli/attest').split('/').filter((s) => s !== '');
     const minutes = int(a, 'minutes');
     const statement = makeStatement(subjects.map((f) => ({ name: basename(f), digest: { sha256: sha256File(f) } })), predicateType, predicate as Record<string, unknown>);

@@ -52,6 +52,8 @@ Options:
     let revocations = new RevocationIndex();
     if (str(a, 'revocations') !== undefined || existsSync(revPath)) {
       revocations = new RevocationIndex(verifyRevocationList(readTextFile(revPath, 'revocation list'), rootKeysOf(trust)));
+    } else {
+      io.err(`ssf: warning: no revocation list (none beside ${trustPath}); revoked identities would not be detected; pass --revocations FILE`);
     }
     const keyPath = str(a, 'key');
     const verifier = new BundleVerifier(trust, { revocations, ...(keyPath ? { publicKey: importPublicKey(readTextFile(keyPath, 'public key'), keyPath) } : {}) });

@@ -74,6 +74,12 @@ export function isSsfError(e: unknown, code?: ErrorCode): e is SsfError {
 /** Wraps any thrown value as an SsfError, keeping SsfErrors as they are. */
 export function toSsfError(e: unknown, fallback: ErrorCode = 'INTERNAL'): SsfError {
   if (e instanceof SsfError) return e;
+  const errno = (e as { code?: unknown } | null)?.code;
+  if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) {
+    const path = (e as { path?: unknown }).path;
+    const where = typeof path === 'string' ? ` (${path.length > 200 ? path.slice(0, 200) + '…' : path})` : '';
+    return new SsfError(errno === 'ENOENT' ? 'FILE_NOT_FOUND' : 'IO_FAILED', `file system error ${errno}${where}`, { cause: e });
+  }
   const msg = e instanceof Error ? e.message : String(e);
   return new SsfError(fallback, msg.split('\n')[0] ?? msg, { cause: e });
 }

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SsfError } from './errors.js';
@@ -22,6 +22,11 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     }
     renameSync(tmp, path);
   } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was written, or it is already gone
+    }
     throw new SsfError('IO_FAILED', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

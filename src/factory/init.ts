@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SsfError, writeFileAtomic, type Clock } from '../core/index.js';
@@ -44,6 +44,11 @@ export async function initFactory(opts: InitOptions): Promise<InitResult> {
   if (existsSync(final.config) && !opts.force) {
     throw new SsfError('FACTORY_EXISTS', `a factory already exists in ${opts.dir}; pass --force to replace it (the old one is kept aside)`);
   }
+  // Only a factory is ever moved aside: never a project directory or a file that happens to be there.
+  if (existsSync(opts.dir) && !existsSync(final.config)) {
+    if (!statSync(opts.dir).isDirectory()) throw new SsfError('USAGE', `${opts.dir} exists and is not a directory; choose a new or empty directory for the factory`);
+    if (readdirSync(opts.dir).length > 0) throw new SsfError('USAGE', `${opts.dir} exists and is not a factory; choose a new or empty directory for the factory`);
+  }
   if (opts.passphrase === undefined && opts.rootKeyOut === undefined) {
     throw new SsfError('PASSPHRASE_REQUIRED', 'the root key needs a passphrase (SSF_ROOT_PASSPHRASE or the prompt) or --root-key-out FILE to keep it offline');
   }
@@ -57,7 +62,13 @@ export async function initFactory(opts: InitOptions): Promise<InitResult> {
   if (!(leafMinutes > 0 && leafMinutes <= 24 * 60)) throw new SsfError('USAGE', `leaf validity must be between 1 and 1440 minutes, got ${leafMinutes}`);
 
   const tmpDir = join(dirname(opts.dir), `.${basename(opts.dir)}.init-${randomBytes(4).toString('hex')}`);
-  mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dirname(opts.dir), { recursive: true });
+    // Not recursive: some pseudo file systems make a recursive mkdir loop forever.
+    mkdirSync(tmpDir, { mode: 0o700 });
+  } catch (e) {
+    throw new SsfError('IO_FAILED', `cannot create the factory directory next to ${opts.dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+  }
   const L = layoutOf(tmpDir);
   try {
     const now = opts.clock.now();
@@ -91,10 +102,11 @@ export async function initFactory(opts: InitOptions): Promise<InitResult> {
     // factory.json last: its presence marks a complete factory.
     writeFileAtomic(L.config, JSON.stringify(config, null, 2) + '\n');
     let replacedTo: string | undefined;
-    if (existsSync(opts.dir)) {
+    if (existsSync(final.config)) {
       replacedTo = `${opts.dir}.replaced-${now.toISOString().replace(/[:.]/g, '-')}`;
       renameSync(opts.dir, replacedTo);
     }
+    if (existsSync(opts.dir)) rmdirSync(opts.dir); // an empty directory, checked above
     renameSync(tmpDir, opts.dir);
     if (opts.rootKeyOut !== undefined) writeFileAtomic(opts.rootKeyOut, rootKeyPem, 0o600);
     const res = {

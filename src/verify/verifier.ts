@@ -196,7 +196,12 @@ export class BundleVerifier {
     const hit = this.certCache.get(key);
     if (hit) return hit;
     const cert = bundleCertificate(bundle);
-    const px = new x509.X509Certificate(new Uint8Array(der));
+    let px: x509.X509Certificate;
+    try {
+      px = new x509.X509Certificate(new Uint8Array(der));
+    } catch (e) {
+      throw new SsfError('CERT_INVALID', 'the bundle certificate\'s extensions cannot be parsed', { cause: e });
+    }
     // Node's `ca` is OpenSSL's X509_check_ca, which is false for basicConstraints cA=TRUE when the
     // key usage lacks keyCertSign; the leaf profile requires CA=false, so read the extension too.
     if (cert.ca || px.getExtension(x509.BasicConstraintsExtension)?.ca === true) {
