@@ -13,10 +13,7 @@ import {
   type Envelope,
   type Verifier,
 } from './dsse.js';
-
-function throwsCode(fn: () => unknown, code: ErrorCode): void {
-  assert.throws(fn, (e: unknown) => isSsfError(e, code));
-}
+import { throwsCode } from '../core/testing.js';
 
 function p256(): { privateKey: KeyObject; publicKey: KeyObject } {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' });

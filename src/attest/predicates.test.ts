@@ -18,10 +18,7 @@ import {
   validateStatementPredicate,
 } from './predicates.js';
 import { makeStatement } from './statement.js';
-
-function throwsCode(fn: () => unknown, code: ErrorCode): void {
-  assert.throws(fn, (e: unknown) => isSsfError(e, code));
-}
+import { throwsCode } from '../core/testing.js';
 
 interface VectorCase {
   readonly name: string;

@@ -15,10 +15,7 @@ import {
   requireInTotoPayloadType,
   statementToPayload,
 } from './statement.js';
-
-function throwsCode(fn: () => unknown, code: ErrorCode): void {
-  assert.throws(fn, (e: unknown) => isSsfError(e, code));
-}
+import { throwsCode } from '../core/testing.js';
 
 interface VectorCase {
   readonly name: string;

@@ -82,4 +82,3 @@ Options:
   },
 };
 
-export { need };

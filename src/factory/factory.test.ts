@@ -15,27 +15,13 @@ import { makeStatement, type Statement } from '../attest/index.js';
 import { generateP256, importPrivateKeyPem, issueWorkloadIdentity, keyIdOf, parseTrustedRoot, signRevocationList, type IssuingCa, type WorkloadIdentity } from '../trust/index.js';
 import { SigstoreJsVerifier } from '../verify/index.js';
 import { Factory, initFactory, layoutOf } from './index.js';
+import { throwsCode, rejectsCode } from '../core/testing.js';
 
 const PASSPHRASE = 'factory test passphrase';
 const T0 = '2026-03-01T12:00:00.000Z';
 const TD = 'factory.test.internal';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** assert.throws on an exact SsfError code, with the actual code in the failure message. */
-function throwsCode(fn: () => unknown, code: ErrorCode): void {
-  assert.throws(fn, (e: unknown) => {
-    if (isSsfError(e, code)) return true;
-    assert.fail(`expected SsfError ${code}, got ${isSsfError(e) ? `SsfError ${e.code}: ${e.message}` : String(e)}`);
-  });
-}
-
-async function rejectsCode(p: Promise<unknown>, code: ErrorCode): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    if (isSsfError(e, code)) return true;
-    assert.fail(`expected SsfError ${code}, got ${isSsfError(e) ? `SsfError ${e.code}: ${e.message}` : String(e)}`);
-  });
-}
 
 function digestOf(name: string): string {
   return sha256Hex(`artifact ${name}`);

@@ -22,6 +22,7 @@ import {
   type IssuingCa, type TrustMaterial, type WorkloadIdentity,
 } from '../trust/index.js';
 import { BundleVerifier, SigstoreJsVerifier } from './index.js';
+import { throwsCode } from '../core/testing.js';
 
 const PASSPHRASE = 'correct horse battery staple';
 const T0 = '2026-03-01T12:00:00.000Z';
@@ -29,14 +30,6 @@ const TD = 'verify.test.internal';
 const ID_BUILD = `spiffe://${TD}/ci/build`;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-/** assert.throws on an exact SsfError code, with the actual code in the failure message. */
-function throwsCode(fn: () => unknown, code: ErrorCode): void {
-  assert.throws(fn, (e: unknown) => {
-    if (isSsfError(e, code)) return true;
-    assert.fail(`expected SsfError ${code}, got ${isSsfError(e) ? `SsfError ${e.code}: ${e.message}` : String(e)}`);
-  });
-}
 
 function clone(b: Json): Json {
   return structuredClone(b);
