@@ -48,6 +48,31 @@ export const ERROR_CODES = {
   TLOG_CONSISTENCY: 'Two checkpoints of the log are not consistent (a fork or a rewrite).',
   TLOG_ROLLBACK: 'A checkpoint is older than one already seen (rollback).',
   NOTE_INVALID: 'A signed note is malformed or carries no valid signature from a known key.',
+  // pipelines
+  PIPELINE_INVALID: 'The pipeline definition is not valid YAML or violates the pipeline schema.',
+  PIPELINE_LINT: '`ssf lint` found problems in a pipeline definition (unpinned tools, credentials, workspace conflicts).',
+  PARAM_INVALID: 'A run parameter is not declared by the pipeline, has the wrong type, or is not an allowed value.',
+  PIPELINE_SIGNATURE: "The pipeline definition's signature is missing, does not verify, or does not match its digest.",
+  // sandbox and runs
+  SANDBOX_UNAVAILABLE: 'No sandbox backend (bubblewrap, or unshare with setpriv) works here; pass --insecure-no-sandbox to run anyway.',
+  SANDBOX_FAILED: 'The sandbox could not be set up for a task.',
+  TASK_FAILED: 'A task exited non-zero, timed out or exceeded its memory limit.',
+  TOOL_DIGEST_MISMATCH: "A tool's file on this host does not match the digest the pipeline pins.",
+  WORKSPACE_TAMPERED: "A workspace's contents differ from what the last task that wrote it signed.",
+  RUN_NOT_FOUND: 'No run with that id exists in this factory.',
+  RUN_FAILED: 'The run did not complete: a task failed or evidence could not be verified.',
+  // materials
+  SOURCE_INVALID: 'The source location, commit or checkout is invalid or could not be read.',
+  SOURCE_SIGNATURE: 'The source commit is unsigned or not signed by an allowed signer.',
+  LOCKFILE_INVALID: 'The lockfile is malformed, not a supported version, or inconsistent.',
+  DEPENDENCY_UNPINNED: 'A locked dependency has no integrity hash or is not pinned to an exact version.',
+  DEPENDENCY_REGISTRY: 'A locked dependency resolves from a location that is not an allowed registry.',
+  INTEGRITY_MISMATCH: 'Downloaded or mirrored content does not match its integrity hash.',
+  FETCH_FAILED: 'A package could not be fetched from the registry.',
+  // artifacts
+  OCI_INVALID: 'An OCI image layout, manifest, index or blob is malformed or does not match its digest.',
+  ARTIFACT_NOT_FOUND: 'No artifact or attestation with that digest or name is known.',
+  PROVENANCE_INVALID: "The artifact's provenance or task chain does not verify or does not match the artifact.",
   // store
   STORE_FAILED: 'The evidence store could not be opened or written.',
   NOT_FOUND: 'The requested record does not exist.',
