@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { SsfError, parseDigestRef, readTextFile, sha256File, type DigestRef } from '../core/index.js';
-import { RevocationIndex, importPublicKey, parseTrustedRoot, verifyRevocationList } from '../trust/index.js';
+import { importPublicKey } from '../trust/index.js';
 import { BundleVerifier } from '../verify/index.js';
-import { layoutOf, resolveDataDir, rootKeysOf } from '../factory/index.js';
 import { need, str, type Command } from './command.js';
+import { trustFromArgs } from './trust-args.js';
 
 export const verifyBundleCommand: Command = {
   name: 'verify-bundle',
@@ -45,16 +43,7 @@ Options:
   positionals: { min: 1, max: 1 },
   async run(a, io) {
     const bundleText = readTextFile(need(a, 'bundle', 'verify-bundle'), 'bundle', 16 * 1024 * 1024);
-    const trustPath = str(a, 'trusted-root') ?? layoutOf(resolveDataDir(str(a, 'dir'), io.env)).trustedRoot;
-    if (!existsSync(trustPath)) throw new SsfError('FILE_NOT_FOUND', `trusted root ${trustPath} does not exist; pass --trusted-root or --dir`);
-    const trust = parseTrustedRoot(readTextFile(trustPath, 'trusted root'));
-    const revPath = str(a, 'revocations') ?? join(dirname(trustPath), 'revocations.json');
-    let revocations = new RevocationIndex();
-    if (str(a, 'revocations') !== undefined || existsSync(revPath)) {
-      revocations = new RevocationIndex(verifyRevocationList(readTextFile(revPath, 'revocation list'), rootKeysOf(trust)));
-    } else {
-      io.err(`ssf: warning: no revocation list (none beside ${trustPath}); revoked identities would not be detected; pass --revocations FILE`);
-    }
+    const { trust, revocations } = trustFromArgs(a, io);
     const keyPath = str(a, 'key');
     const verifier = new BundleVerifier(trust, { revocations, ...(keyPath ? { publicKey: importPublicKey(readTextFile(keyPath, 'public key'), keyPath) } : {}) });
     const target = a.positionals[0] as string;

@@ -9,6 +9,10 @@ export interface Io {
   err(line: string): void;
   readonly env: NodeJS.ProcessEnv;
   readonly isTty: boolean;
+  /** Is standard output a terminal (live progress), as opposed to a pipe or file? */
+  readonly outIsTty?: boolean;
+  /** Writes without a newline (terminal progress); absent in tests. */
+  write?(text: string): void;
   /** Reads a secret from the terminal without echo; undefined when there is no terminal. */
   promptSecret?(question: string): Promise<string | undefined>;
 }

@@ -13,6 +13,12 @@ export interface FactoryLayout {
   readonly logKey: string;
   readonly db: string;
   readonly witness: string;
+  /** Per-run work: workspaces, task logs. */
+  readonly runs: string;
+  /** The artifact repository, an OCI image layout. */
+  readonly repository: string;
+  /** The npm package mirror (content-addressed by integrity). */
+  readonly npmMirror: string;
 }
 
 /** Resolves the data dir: the flag, else $SSF_DIR, else ./.ssf. */
@@ -34,5 +40,8 @@ export function layoutOf(dir: string): FactoryLayout {
     logKey: join(dir, 'log', 'log.key.pem'),
     db: join(dir, 'ssf.db'),
     witness: join(dir, 'witness.json'),
+    runs: join(dir, 'runs'),
+    repository: join(dir, 'repository'),
+    npmMirror: join(dir, 'mirror', 'npm'),
   };
 }

@@ -1,2 +1,3 @@
 export * from './verifier.js';
 export * from './sigstore.js';
+export * from './provenance.js';
