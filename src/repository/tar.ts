@@ -201,8 +201,7 @@ function changed(path: string): SsfError {
 /** Writes one entry into the pack stream; resolves when tar-stream has taken all of it. */
 async function addEntry(pack: tar.Pack, e: Entry, mtime: Date): Promise<void> {
   const h = header(e, mtime);
-  if (e.kind !== 'file' || e.size === 0) {
-    if (e.kind === 'file' && e.abs && lstatSync(e.abs).size !== 0) throw changed(e.abs);
+  if (e.kind !== 'file') {
     await new Promise<void>((resolve, reject) => pack.entry(h, (err) => (err ? reject(err) : resolve())));
     return;
   }
