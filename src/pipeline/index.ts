@@ -1,0 +1,35 @@
+/**
+ * Pipelines as code: the ssf/v1 definition format, its loader (with line:column errors),
+ * linter, parameters and execution plan. Reference: docs/pipeline.md.
+ */
+export {
+  TASK_KINDS,
+  TASK_KIND_NAMES,
+  MAX_PIPELINE_BYTES,
+  type TaskKind,
+  type PipelineDefinition,
+  type LoadedPipeline,
+  type LintFinding,
+  type ParamSpec,
+  type ParamType,
+  type ParamValue,
+  type ToolSpec,
+  type WorkspaceSpec,
+  type WorkspaceMount,
+  type MountMode,
+  type TaskDef,
+  type SourceSpec,
+  type GitSourceSpec,
+  type DependenciesSpec,
+  type DependencyManager,
+  type RunSpec,
+  type ImageSpec,
+  type PublishSpec,
+  type PublishArtifact,
+  type ArtifactType,
+} from './types.js';
+export { parsePipeline, loadPipeline } from './parse.js';
+export { lintPipeline, LINT_RULES, type LintRule } from './lint.js';
+export { resolveParams, substitute, MAX_PARAM_LENGTH } from './params.js';
+export { planRun, type Plan } from './plan.js';
+export { pipelineSchema } from './schema.js';
