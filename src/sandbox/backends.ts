@@ -1,0 +1,132 @@
+import { join } from 'node:path';
+import { SANDBOX_GID, SANDBOX_UID, type CheckedSpec } from './spec.js';
+import { HOST_CERTS, ROOT_SYMLINKS } from './rootfs.js';
+
+/** Namespaces both real backends create (no user namespace: they start as root and drop to 65534). */
+export const NAMESPACES = ['mount', 'pid', 'net', 'ipc', 'uts', 'cgroup'] as const;
+
+export const BWRAP = '/usr/bin/bwrap';
+export const UNSHARE = '/usr/bin/unshare';
+export const SETPRIV = '/usr/bin/setpriv';
+export const SH = '/usr/bin/sh';
+export const ENV = '/usr/bin/env';
+export const IP = '/usr/bin/ip';
+
+/** The host environment a backend itself runs with (never reaches the task: env -i below). */
+export const LAUNCH_ENV: Readonly<Record<string, string>> = { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' };
+
+/** What a backend needs beyond the spec: where the synthetic /etc is and whether host certs exist. */
+export interface RootfsInputs {
+  /** Host directory holding the synthetic /etc. */
+  etcDir: string;
+  /** Empty host directory the unshare backend mounts its tmpfs root on (private to its mount namespace). */
+  rootMountpoint: string;
+  certs: boolean;
+  /** Bring loopback up inside the sandbox's own network namespace (bubblewrap always does). */
+  loopbackUp: boolean;
+}
+
+/**
+ * The last link of every chain, run inside the finished sandbox: drop to 65534:65534 with no
+ * supplementary groups, an empty capability bounding set and no_new_privs, then run the
+ * command with exactly the declared environment.
+ */
+export function dropAndExec(spec: Pick<CheckedSpec, 'env' | 'command'>): string[] {
+  return [
+    SETPRIV, `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', '--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--',
+    ENV, '-i', ...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`), ...spec.command,
+  ];
+}
+
+/**
+ * Tells the host the sandbox is fully set up: one byte on fd 3, which is then closed so the task
+ * never holds it. No byte means a setup failure (SANDBOX_FAILED), not a task failure.
+ */
+const READY = 'printf r >&3 && exec 3>&- && exec "$@"';
+
+/** argv for bubblewrap (run as root, no user namespace; the task itself drops to 65534). */
+export function bubblewrapArgv(spec: CheckedSpec, fs: RootfsInputs): string[] {
+  const a: string[] = [
+    BWRAP, '--die-with-parent', '--new-session',
+    '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup', '--hostname', 'sandbox',
+    // Only what setpriv needs to drop to 65534 and empty the bounding set; it drops these too.
+    '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP',
+    '--ro-bind', '/usr', '/usr',
+  ];
+  for (const [link, target] of ROOT_SYMLINKS) a.push('--symlink', target, link);
+  a.push('--ro-bind', fs.etcDir, '/etc');
+  if (fs.certs) a.push('--ro-bind', HOST_CERTS, HOST_CERTS);
+  a.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp', '--dir', '/workspace', '--dir', '/opt/ssf');
+  for (const m of spec.mounts) a.push(m.mode === 'rw' ? '--bind' : '--ro-bind', m.hostReal, m.target);
+  a.push('--remount-ro', '/', '--chdir', spec.cwd, '--clearenv', '--', SH, '-c', READY, 'ssf-sandbox', ...dropAndExec(spec));
+  return a;
+}
+
+/** Single-quotes a string for sh; safe for any bytes except NUL (rejected by checkSpec). */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The setup script the unshare backend runs as pid 1 of the new namespaces, still root: builds a
+ * tmpfs root with the same layout bubblewrap builds, pivots into it, detaches the host's
+ * filesystem, makes the root read-only, then drops privileges and execs the task.
+ */
+export function unshareScript(spec: CheckedSpec, fs: RootfsInputs): string {
+  const q = shQuote;
+  const ro = (target: string): string => `mount -o remount,bind,ro,nosuid,nodev ${q(target)}`;
+  const lines: string[] = [
+    'set -eu',
+    'export PATH=/usr/sbin:/usr/bin',
+    `cd ${q(fs.rootMountpoint)}`,
+    'mount -t tmpfs -o mode=0755,nosuid,nodev ssf-root .',
+    // cd again so the shell's cwd is in the new tmpfs, not the directory under it.
+    `cd ${q(fs.rootMountpoint)}`,
+    'mkdir usr etc proc dev tmp opt opt/ssf workspace',
+    ...ROOT_SYMLINKS.map(([link, target]) => `ln -s ${q(target)} ${q('.' + link)}`),
+    'mount --bind /usr usr', ro('usr'),
+    `mount --bind ${q(fs.etcDir)} etc`, ro('etc'),
+  ];
+  if (fs.certs) lines.push(`mount --bind ${q(HOST_CERTS)} ${q('.' + HOST_CERTS)}`, ro('.' + HOST_CERTS));
+  lines.push(
+    'mount -t proc -o nosuid,nodev,noexec proc proc',
+    'mount -t tmpfs -o mode=1777,nosuid,nodev ssf-tmp tmp',
+    'mount -t tmpfs -o mode=0755,nosuid,noexec ssf-dev dev',
+    'for n in null zero full random urandom tty; do touch "dev/$n"; mount --bind "/dev/$n" "dev/$n"; done',
+    'ln -s /proc/self/fd dev/fd && ln -s /proc/self/fd/0 dev/stdin && ln -s /proc/self/fd/1 dev/stdout && ln -s /proc/self/fd/2 dev/stderr',
+    'mkdir dev/shm dev/pts',
+  );
+  for (const m of spec.mounts) {
+    const t = '.' + m.target;
+    lines.push(`mkdir -p ${q(t)}`, `mount --bind ${q(m.hostReal)} ${q(t)}`, m.mode === 'ro' ? ro(t) : `mount -o remount,bind,nosuid,nodev ${q(t)}`);
+  }
+  lines.push('echo sandbox > proc/sys/kernel/hostname');
+  if (fs.loopbackUp) lines.push(`${IP} link set lo up`);
+  lines.push(
+    'mkdir .oldroot',
+    'pivot_root . .oldroot',
+    'cd /',
+    'umount -l /.oldroot',
+    'rmdir /.oldroot',
+    'mount -o remount,bind,ro,nosuid,nodev /',
+    `cd ${q(spec.cwd)}`,
+    'printf r >&3',
+    'exec 3>&-',
+    `exec ${dropAndExec(spec).map(q).join(' ')}`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+/** argv for the unshare backend; setpriv --pdeathsig makes unshare die with its parent, --kill-child takes the namespace along. */
+export function unshareArgv(spec: CheckedSpec, fs: RootfsInputs): string[] {
+  return [
+    SETPRIV, '--pdeathsig', 'SIGKILL', '--',
+    UNSHARE, '--mount', '--pid', '--net', '--ipc', '--uts', '--cgroup', '--fork', '--kill-child', '--propagation', 'private', '--',
+    SH, '-c', unshareScript(spec, fs), 'ssf-sandbox-setup',
+  ];
+}
+
+/** The empty mount-point directory kept next to the synthetic /etc. */
+export function rootMountpointFor(etcDir: string): string {
+  return join(etcDir, '..', 'root');
+}
