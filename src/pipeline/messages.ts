@@ -79,7 +79,7 @@ export function schemaProblems(errors: readonly ErrorObject[], value: unknown, l
         const missing = String(p.missingProperty);
         const kind = at(value, [...path, 'kind']);
         if (path[0] === 'tasks' && path.length === 2 && BLOCKS.has(missing) && e.schemaPath.includes('/then/')) {
-          text = `a ${String(kind)} task needs a ${missing} block`;
+          text = `kind ${String(kind)} needs the ${missing} block`;
         } else {
           text = `missing required field ${missing}${field ? ` in ${field}` : ''}`;
         }
@@ -99,7 +99,7 @@ export function schemaProblems(errors: readonly ErrorObject[], value: unknown, l
         const parent = path.slice(0, -1);
         const { field: parentField } = describe(value, parent);
         if (path[0] === 'tasks' && path.length === 3 && BLOCKS.has(last)) {
-          text = `a ${String(at(value, [...parent, 'kind']))} task must not have a ${last} block`;
+          text = `${last} is not allowed in a task of kind ${String(at(value, [...parent, 'kind']))}`;
         } else if (path.includes('artifacts')) {
           text = `${parentField}: ${last} is not allowed for an artifact of type ${String(at(value, [...parent, 'type']))}`;
         } else if (path[0] === 'params') {

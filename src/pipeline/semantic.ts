@@ -3,13 +3,36 @@ import { compilePattern, paramValueProblem } from './params.js';
 import type { JsonPath, Locator, Problem } from './source.js';
 import { PARAM_REF, type PipelineDefinition, type TaskDef } from './types.js';
 
+/** Rule ids of problems that make a definition invalid (parse errors; lint reports them as errors). */
+export const PARSE_RULES = [
+  'input-too-large',
+  'encoding',
+  'yaml',
+  'schema',
+  'duplicate-name',
+  'duplicate-mount',
+  'unknown-need',
+  'dependency-cycle',
+  'undeclared-workspace',
+  'undeclared-tool',
+  'undeclared-param',
+  'param-reference-outside-run',
+  'workspace-not-mounted',
+  'task-workspaces',
+  'missing-runtime',
+  'unknown-image-task',
+  'invalid-param',
+] as const;
+
+export type ParseRule = (typeof PARSE_RULES)[number];
+
 /**
  * Cross-reference checks on a definition the schema accepted. Each problem is an error that
  * makes parsePipeline refuse the definition; rule ids are documented in docs/pipeline.md.
  */
 export function semanticProblems(def: PipelineDefinition, loc: Locator): Problem[] {
   const out: Problem[] = [];
-  const add = (rule: string, path: JsonPath, message: string, key = false): void => {
+  const add = (rule: ParseRule, path: JsonPath, message: string, key = false): void => {
     out.push({ ...loc.pos(path, { key }), rule, severity: 'error', message });
   };
   const lineOf = (path: JsonPath): number => loc.pos(path).line;
@@ -40,6 +63,7 @@ export function semanticProblems(def: PipelineDefinition, loc: Locator): Problem
         compilePattern(p.pattern);
       } catch (e) {
         add('invalid-param', ['params', i, 'pattern'], `param ${p.name}: pattern is not a valid regular expression (${(e as Error).message})`);
+        return; // the default cannot be checked against it
       }
     }
     if (p.default !== undefined) {

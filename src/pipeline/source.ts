@@ -71,7 +71,8 @@ export function parseSource(text: string): ParsedSource {
   };
   // Warnings (unresolved tags, for instance) are treated as errors: fail closed.
   for (const e of [...doc.errors, ...doc.warnings]) {
-    problems.push({ ...at(e.pos[0]), rule: 'yaml', severity: 'error', message: `YAML: ${firstLine(e.message)}` });
+    const message = e.code === 'MULTIPLE_DOCS' ? 'a pipeline file holds exactly one YAML document; remove the second one (from this ---)' : firstLine(e.message);
+    problems.push({ ...at(e.pos[0]), rule: 'yaml', severity: 'error', message: `YAML: ${message}` });
   }
   if (doc.errors.length === 0) {
     if (!isMap(doc.contents)) {
