@@ -32,9 +32,31 @@ export type LintRule = keyof typeof LINT_RULES;
 
 const DIGEST = new RegExp(DIGEST_PATTERN);
 const ZERO_DIGEST = `sha256:${'0'.repeat(64)}`;
-/** Interpreters whose flag (-c, -e, …) makes the next argument program text. */
-const INTERPRETERS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'busybox', 'node', 'python', 'python3', 'perl', 'ruby', 'pwsh']);
-const CODE_FLAG = /^(?:-[A-Za-z]*[ce][A-Za-z]*|--eval|--command|-p|--print)$/;
+/** Interpreters, and the option that makes the next argument program text (sh -c, node -e, …). */
+const SHELL_CODE = /^-[A-Za-z]*c[A-Za-z]*$/;
+const CODE_FLAGS: Record<string, RegExp> = {
+  sh: SHELL_CODE, bash: SHELL_CODE, dash: SHELL_CODE, zsh: SHELL_CODE, ksh: SHELL_CODE, ash: SHELL_CODE, busybox: SHELL_CODE,
+  node: /^(?:-e|--eval|-p|--print)$/,
+  python: /^-c$/,
+  perl: /^-[A-Za-z]*[eE]$/,
+  ruby: /^-e$/,
+  pwsh: /^-(?:c|Command)$/i,
+};
+
+/** The index of the argument that is inline program text for this interpreter, or -1. */
+function codeArgument(toolPath: string, args: readonly string[]): number {
+  const name = basename(toolPath).replace(/[0-9.]+$/, '');
+  const flag = CODE_FLAGS[name];
+  if (!flag) return -1;
+  // Only options before the first operand belong to the interpreter (node script.js -p …
+  // passes -p to the script).
+  for (let j = 0; j < args.length; j++) {
+    const a = args[j] as string;
+    if (!a.startsWith('-')) return -1;
+    if (flag.test(a)) return j + 1 < args.length ? j + 1 : -1;
+  }
+  return -1;
+}
 
 /** Lints a definition: never throws for bad content. */
 export function lintPipeline(bytes: Buffer | string, file: string): LintFinding[] {
@@ -146,17 +168,16 @@ function ruleProblems(def: PipelineDefinition, loc: Locator): Problem[] {
   def.tasks.forEach((t, i) => {
     const run = t.run;
     if (!run) return;
-    const interp = basename(toolPaths.get(run.tool) ?? run.tool).replace(/[0-9.]+$/, '');
-    if (!INTERPRETERS.has(interp) && !INTERPRETERS.has(basename(toolPaths.get(run.tool) ?? run.tool))) return;
-    run.args.forEach((arg, j) => {
-      if (j === 0 || !CODE_FLAG.test(run.args[j - 1] ?? '')) return;
-      for (const m of arg.matchAll(PARAM_REF)) {
-        const p = params.get(m[1] ?? '');
-        if (!p || p.type !== 'string' || p.enum || p.pattern !== undefined) continue;
-        add('unrestricted-param-in-script', ['tasks', i, 'run', 'args', j],
-          `task ${t.name}: param ${p.name} is spliced into program text run by ${run.tool}; give it an enum or a pattern, or pass it through run.env instead`);
-      }
-    });
+    // The tool's name counts as well as its path's: a tool named sh may point at /usr/bin/dash.
+    let j = codeArgument(toolPaths.get(run.tool) ?? run.tool, run.args);
+    if (j < 0) j = codeArgument(run.tool, run.args);
+    if (j < 0) return;
+    for (const m of (run.args[j] as string).matchAll(PARAM_REF)) {
+      const p = params.get(m[1] ?? '');
+      if (!p || p.type !== 'string' || p.enum || p.pattern !== undefined) continue;
+      add('unrestricted-param-in-script', ['tasks', i, 'run', 'args', j],
+        `task ${t.name}: param ${p.name} is spliced into program text run by ${run.tool}; give it an enum or a pattern, or pass it through run.env instead`);
+    }
   });
   return out;
 }

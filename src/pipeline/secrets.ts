@@ -83,8 +83,9 @@ function scalarPos(node: Scalar, offset: number, loc: Locator): { line: number; 
 export function credentialProblems(src: ParsedSource, loc: Locator): Problem[] {
   const out: Problem[] = [];
   const seen = new Set<string>();
-  const report = (node: Scalar, offset: number, what: string): void => {
-    const pos = scalarPos(node, offset, loc);
+  /** offset: where in the value the credential starts; undefined when it is the whole value. */
+  const report = (node: Scalar, offset: number | undefined, what: string): void => {
+    const pos = offset === undefined ? loc.offsetToPos(node.range?.[0] ?? 0) : scalarPos(node, offset, loc);
     const id = `${pos.line}:${pos.column}`;
     if (seen.has(id)) return;
     seen.add(id);
@@ -108,7 +109,7 @@ export function credentialProblems(src: ParsedSource, loc: Locator): Problem[] {
     }
     const key = keys[keys.length - 1];
     if (keys[keys.length - 2] === 'env' && key !== undefined && SECRET_NAME.test(key) && !isReference(text) && !/\$\(params\./.test(text)) {
-      report(node, 0, `a credential (the variable ${key} is given a literal value)`);
+      report(node, undefined, `a credential (the variable ${key} is given a literal value)`);
     }
     for (const m of text.matchAll(ASSIGNMENT)) {
       const v = m[1] ?? '';
@@ -130,7 +131,7 @@ export function credentialProblems(src: ParsedSource, loc: Locator): Problem[] {
       node.items.forEach((item, i) => {
         const next = node.items[i + 1];
         if (isScalar(item) && typeof item.value === 'string' && SECRET_FLAG.test(item.value) && isScalar(next) && typeof next.value === 'string') {
-          if (!isReference(next.value) && !/\$\(params\./.test(next.value)) report(next, 0, `a credential (the argument after ${item.value})`);
+          if (!isReference(next.value) && !/\$\(params\./.test(next.value)) report(next, undefined, `a credential (the argument after ${item.value})`);
         }
         walk(item as Node, [...keys, String(i)]);
       });
