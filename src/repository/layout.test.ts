@@ -161,6 +161,12 @@ test('putManifest validates the manifest and requires its blobs', () => {
     throwsCode(() => layout.putManifest(m), code);
   }
   throwsCode(() => layout.putManifest(good, { refName: 'bad name with spaces' }), 'OCI_INVALID');
+  // The empty config `{}` is known content: a manifest may name it before it is stored.
+  const other = freshLayout();
+  const layer = other.putBlob(Buffer.from('x'), 'text/plain');
+  assert.equal(other.hasBlob(EMPTY_DIGEST), false);
+  other.putManifest({ schemaVersion: 2, mediaType: MEDIA_TYPE.imageManifest, artifactType: 'application/vnd.example', config: { mediaType: MEDIA_TYPE.empty, digest: EMPTY_DIGEST, size: 2 }, layers: [layer] });
+  assert.equal(other.readBlob(EMPTY_DIGEST).toString(), '{}');
   throwsCode(() => layout.putManifest(good, { refName: '../escape' }), 'OCI_INVALID');
   assert.deepEqual(layout.index(), []);
 });

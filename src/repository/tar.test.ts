@@ -161,7 +161,7 @@ test('gzip header carries no name and no time, a fixed level flag and the Unix O
   const b = readFileSync(out);
   assert.deepEqual([...b.subarray(0, 4)], [0x1f, 0x8b, 8, 0]); // magic, deflate, FLG=0 (no FNAME)
   assert.deepEqual([...b.subarray(4, 8)], [0, 0, 0, 0]); // MTIME
-  assert.equal(b[8], 2); // XFL: maximum compression (level 9)
+  assert.equal(b[8], 0); // XFL: 0 for the default level 6 (2 would be level 9, 4 level 1)
   assert.equal(b[9], 3); // OS: Unix
 });
 

