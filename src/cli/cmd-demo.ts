@@ -1,98 +1,114 @@
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { SsfError, isSsfError, sha256File, systemClock } from '../core/index.js';
-import { makeProvenance, makeStatement } from '../attest/index.js';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHash, randomBytes } from 'node:crypto';
+import { SsfError, isSsfError, readTextFile, systemClock } from '../core/index.js';
 import { Factory, initFactory } from '../factory/index.js';
-import { SigstoreJsVerifier } from '../verify/index.js';
-import { str, type Command } from './command.js';
+import { Runner, pinTools, signPipeline } from '../platform/index.js';
+import { loadPipeline } from '../pipeline/index.js';
+import { SigstoreJsVerifier, verifyProvenanceChain } from '../verify/index.js';
+import { parseCommandArgs, str, type Command } from './command.js';
+import { runCommand } from './cmd-run.js';
+
+/** The example project shipped with ssf: <package root>/examples/hello-service. */
+export function exampleProjectDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'hello-service');
+}
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'run the factory\'s main job on its embedded default: init, attest a sample, verify',
-  usage: `Usage: ssf demo [--dir D] [--keep]
+  summary: 'the factory\'s main job on its embedded default: build examples/hello-service and verify it',
+  usage: `Usage: ssf demo [--dir D] [--keep] [--insecure-no-sandbox]
 
-Creates a fresh factory (in D, else a temporary directory), writes a sample
-artifact, signs an SLSA Provenance v1 statement about it with a short-lived
-workload identity, logs and stores it, then verifies the bundle twice: with
-ssf's own verifier and with the independent @sigstore/verify library, using
-only trusted_root.json. Finally it shows that a tampered artifact and a
-tampered bundle are rejected.
+On a fresh machine, end to end:
+  1. creates a factory (root CA kept offline, intermediate, log key, store);
+  2. copies the example project (examples/hello-service: a small TypeScript
+     HTTP service with a lockfile and tests) and pins its pipeline's tools to
+     this host's binaries, then signs the pipeline definition;
+  3. runs the pipeline: source -> dependencies (through the factory's verified
+     npm mirror; the first run fetches from the registry) -> build -> test ->
+     package -> image -> publish, each task in its own sandbox with no
+     network, each signed by its own identity;
+  4. verifies every published artifact offline against its provenance and the
+     task chain, checks the provenance with @sigstore/verify too, and shows
+     that a tampered artifact is rejected.
 
 Options:
-  --dir D     where to create the demo factory (must not hold one already)
-  --keep      keep the temporary directory
-  -h, --help  show this help`,
-  options: { dir: { type: 'string' }, keep: { type: 'boolean' } },
+  --dir D                where to work (default: a new temporary directory)
+  --keep                 keep the temporary directory
+  --insecure-no-sandbox  run even where no sandbox works (recorded as such)
+  -h, --help             show this help`,
+  options: { dir: { type: 'string' }, keep: { type: 'boolean' }, 'insecure-no-sandbox': { type: 'boolean' } },
   async run(a, io) {
     const base = str(a, 'dir') ? resolve(str(a, 'dir') as string) : mkdtempSync(join(tmpdir(), 'ssf-demo-'));
     const dataDir = join(base, '.ssf');
     const step = (s: string): void => io.out(`• ${s}`);
+    let ok = false;
     try {
-      // The demo keeps its root key offline-style: written out (encrypted) beside the data dir.
       const passphrase = io.env.SSF_ROOT_PASSPHRASE || randomBytes(18).toString('base64url');
       const init = await initFactory({ dir: dataDir, trustDomain: 'demo.ssf.internal', clock: systemClock, passphrase, rootKeyOut: join(base, 'root.key.pem') });
       step(`factory created in ${dataDir} (root key kept offline at ${init.rootKeyPath})`);
-      const artifact = join(base, 'hello.txt');
-      writeFileSync(artifact, 'hello from the secure software factory\n');
-      const digest = sha256File(artifact);
+
+      const project = join(base, 'hello-service');
+      const example = exampleProjectDir();
+      if (!existsSync(join(example, 'ssf-pipeline.yaml'))) throw new SsfError('FILE_NOT_FOUND', `the example project is missing at ${example}`);
+      cpSync(example, project, { recursive: true, filter: (p) => !/\/(node_modules|dist)(\/|$)/.test(p.slice(example.length)) });
+      const pipelineFile = join(project, 'ssf-pipeline.yaml');
+      const pins = await pinTools(pipelineFile);
+      step(`example project copied to ${project}; ${pins.length} tools pinned to this host (${pins.map((p) => p.tool).join(', ')})`);
       const f = Factory.open(dataDir);
-      let bundleText: string;
-      let spiffe: string;
       try {
-        const identity = await f.issueIdentity(['demo', 'build']);
-        spiffe = identity.spiffeId;
-        step(`issued workload identity ${identity.spiffeId}, valid until ${identity.notAfter.toISOString()}`);
-        const provenance = makeProvenance({
-          buildType: 'https://ssf.invalid/buildtypes/demo/v1',
-          externalParameters: { source: 'embedded demo' },
-          builderId: `spiffe://${f.trustDomain}/factory`,
-          invocationId: randomBytes(8).toString('hex'),
-          startedOn: new Date(),
-          finishedOn: new Date(),
-        });
-        const st = makeStatement([{ name: 'hello.txt', digest: { sha256: digest } }], 'https://slsa.dev/provenance/v1', provenance);
-        const [res] = f.attest([{ statement: st, identity }]);
-        if (!res) throw new SsfError('INTERNAL', 'no bundle produced');
-        bundleText = JSON.stringify(res.bundle);
-        writeFileSync(join(base, 'hello.txt.sigstore.json'), JSON.stringify(res.bundle, null, 2));
-        step(`signed SLSA provenance for hello.txt (sha256:${digest.slice(0, 12)}…), logged at index ${res.logIndex}`);
+        const s = await signPipeline(f, loadPipeline(pipelineFile));
+        step(`pipeline definition signed by ${s.identity} (log #${s.logIndex})`);
       } finally {
         f.close();
       }
-      const trustedRoot = JSON.parse(readFileSync(join(dataDir, 'trusted_root.json'), 'utf8'));
+
+      step('running the pipeline (ssf run --require-signed):');
+      const runArgs = [pipelineFile, '--dir', dataDir, '--require-signed', ...(a.values['insecure-no-sandbox'] ? ['--insecure-no-sandbox'] : [])];
+      await runCommand.run(parseCommandArgs(runCommand, runArgs), io);
+
       const f2 = Factory.open(dataDir);
       try {
-        const v = f2.verifier().verify(bundleText, { identity: spiffe, artifact: { algorithm: 'sha256', hex: digest } });
-        step(`ssf verifier: OK (signer ${v.signer.identity}, checkpoint size ${v.checkpoint.size})`);
-        new SigstoreJsVerifier(trustedRoot).verify(JSON.parse(bundleText), spiffe);
-        step('@sigstore/verify with trusted_root.json: OK');
-        try {
-          f2.verifier().verify(bundleText, { identity: spiffe, artifact: { algorithm: 'sha256', hex: '0'.repeat(64) } });
-          throw new SsfError('INTERNAL', 'a tampered artifact was accepted');
-        } catch (e) {
-          if (!isSsfError(e, 'SUBJECT_MISMATCH')) throw e;
-          step('tampered artifact rejected: SUBJECT_MISMATCH');
+        const trustedRoot = JSON.parse(readTextFile(f2.layout.trustedRoot, 'trusted root')) as unknown;
+        const runsDir = f2.layout.runs;
+        const runner = new Runner(f2);
+        const run = runner.runs.list(1)[0];
+        if (!run || run.status !== 'succeeded' || run.provenance_log_index === null) throw new SsfError('RUN_FAILED', 'the demo run did not succeed');
+        const bundle = f2.bundleOf(f2.evidence.getByLogIndex(run.provenance_log_index));
+        const artifacts = JSON.parse(run.artifacts) as { name: string; digest: string }[];
+        for (const art of artifacts) {
+          const rep = verifyProvenanceChain(f2.verifier(), bundle, { algorithm: 'sha256', hex: art.digest.replace(/^sha256:/, '') });
+          step(`verified ${art.name} (${art.digest.slice(0, 19)}…): provenance by ${rep.builderId}, chain ${rep.tasks.map((t) => t.name).join(' → ')}`);
         }
-        const b = JSON.parse(bundleText);
-        const payload = Buffer.from(b.dsseEnvelope.payload, 'base64');
-        payload[payload.length - 2] = (payload[payload.length - 2] ?? 0) ^ 1;
-        b.dsseEnvelope.payload = payload.toString('base64');
-        try {
-          f2.verifier().verify(b);
-          throw new SsfError('INTERNAL', 'a tampered bundle was accepted');
-        } catch (e) {
-          if (!isSsfError(e) || e.code === 'INTERNAL') throw e;
-          step(`tampered bundle rejected: ${e.code}`);
+        new SigstoreJsVerifier(trustedRoot).verify(bundle, `spiffe://${f2.trustDomain}/factory/builder`);
+        step('@sigstore/verify accepts the provenance bundle with only trusted_root.json');
+        // A consumer's copy of the package tarball, altered by one byte, must be refused.
+        const tgz = join(runsDir, run.id, 'evidence', 'tampered.tgz');
+        const first = artifacts[0];
+        if (first) {
+          const blob = readFileSync(join(f2.layout.repository, 'blobs', 'sha256', first.digest.replace(/^sha256:/, '')));
+          blob[blob.length - 1] = (blob[blob.length - 1] ?? 0) ^ 1;
+          writeFileSync(tgz, blob);
+          try {
+            verifyProvenanceChain(f2.verifier(), bundle, { algorithm: 'sha256', hex: createHash('sha256').update(blob).digest('hex') });
+            throw new SsfError('INTERNAL', 'a tampered artifact was accepted');
+          } catch (e) {
+            if (!isSsfError(e) || e.code === 'INTERNAL') throw e;
+            step(`a tampered copy of ${first.name} is rejected: ${e.code}`);
+          }
         }
+        step(`try: ssf runs --dir ${dataDir}; ssf show ${run.id} --dir ${dataDir}; ssf verify ${first?.digest ?? ''} --dir ${dataDir}`);
       } finally {
         f2.close();
       }
+      ok = true;
       io.out(`demo passed; files in ${base}${a.values.keep || str(a, 'dir') ? '' : ' (removed)'}`);
       return 0;
     } finally {
-      if (!a.values.keep && !str(a, 'dir')) rmSync(base, { recursive: true, force: true });
+      if (!a.values.keep && !str(a, 'dir') && ok) rmSync(base, { recursive: true, force: true });
+      else if (!ok) io.err(`ssf: the demo's files are kept in ${base}`);
     }
   },
 };

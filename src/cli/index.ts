@@ -8,9 +8,14 @@ import { logCommand } from './cmd-log.js';
 import { demoCommand } from './cmd-demo.js';
 import { witnessCommand } from './cmd-witness.js';
 import { promptSecretTty } from './passphrase.js';
+import { runCommand, runsCommand, showCommand } from './cmd-run.js';
+import { verifyCommand } from './cmd-verify.js';
+import { lintCommand, pipelinePinCommand, pipelineSignCommand } from './cmd-pipeline.js';
 
 /** Every command, by the words that name it. */
-export const COMMANDS: readonly Command[] = [demoCommand, initCommand, attestCommand, verifyBundleCommand, logCommand, witnessCommand, caRotateCommand, revokeCommand];
+export const COMMANDS: readonly Command[] = [
+  demoCommand, initCommand, runCommand, runsCommand, showCommand, verifyCommand, lintCommand, pipelineSignCommand, pipelinePinCommand,
+  attestCommand, verifyBundleCommand, logCommand, witnessCommand, caRotateCommand, revokeCommand];
 
 const VERSION = '0.1.0';
 
@@ -35,6 +40,8 @@ export function processIo(): Io {
     err: (l) => process.stderr.write(l + '\n'),
     env: process.env,
     isTty: Boolean(process.stdin.isTTY),
+    outIsTty: Boolean(process.stdout.isTTY),
+    write: (t) => process.stdout.write(t),
     promptSecret: promptSecretTty,
   };
 }

@@ -1,0 +1,5 @@
+export * from './runstore.js';
+export * from './node.js';
+export * from './runner.js';
+export * from './pipeline-sign.js';
+export * from './pin.js';
