@@ -220,6 +220,7 @@ test('devices, FIFOs and sockets are refused; a bad prefix is refused; nothing i
   await rejectsCode(deterministicTarGz(d2, join(root, 'p.tgz'), { prefix: 'app/../../etc' }), 'PATH_ESCAPE');
   await rejectsCode(deterministicTarGz(join(d2, 'missing'), join(root, 'p.tgz')), 'FILE_NOT_FOUND');
   await rejectsCode(deterministicTarGz(d2, join(root, 'p.tgz'), { mtime: -1 }), 'USAGE');
+  await rejectsCode(deterministicTarGz(d2, join(d2, 'sub', 'self.tgz')), 'USAGE');
   await rejectsCode(deterministicTarGz(d2, join(root, 'p.tgz'), { mtime: 2 ** 31 }), 'USAGE');
 });
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createWriteStream, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, renameSync, statSync, unlinkSync, type Stats } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { once } from 'node:events';
@@ -304,6 +304,9 @@ class Tap extends Transform {
 export async function deterministicTarGz(dir: string, out: string, opts: TarOptions = {}): Promise<TarResult> {
   const prefix = prefixParts(opts.prefix ?? '');
   const mtime = new Date(resolveMtime(opts.mtime, process.env) * 1000);
+  const rel = relative(resolve(dir), resolve(out));
+  // An archive written inside the tree it archives would include its own earlier copies.
+  if (rel !== '' && rel !== '..' && !rel.startsWith('../') && !isAbsolute(rel)) throw new SsfError('USAGE', `output ${out} is inside the directory ${dir} being archived; write it elsewhere`);
   const entries = collect(dir, prefix);
   const tmp = `${out}.${randomBytes(6).toString('hex')}.tmp`;
   try {
