@@ -555,7 +555,12 @@ function matchOne(root: string, pattern: string, what: string): string {
   const base = basename(pattern);
   if (!existsSync(dir)) throw new SsfError('FILE_NOT_FOUND', `${what}: ${dirname(pattern)} does not exist in its workspace`);
   const re = new RegExp(`^${base.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
-  const hits = readdirSync(dir).filter((n) => re.test(n)).map((n) => join(dir, n)).filter((p) => lstatSync(p).isFile());
+  const hits = readdirSync(dir).filter((n) => re.test(n)).map((n) => join(dir, n));
+  for (const h of hits) {
+    const st = lstatSync(h);
+    if (st.isSymbolicLink()) throw new SsfError('PATH_ESCAPE', `${what}: ${relative(root, h)} is a symbolic link; publish regular files only`);
+    if (!st.isFile()) throw new SsfError('FILE_NOT_FOUND', `${what}: ${relative(root, h)} is not a regular file`);
+  }
   if (hits.length !== 1) throw new SsfError('FILE_NOT_FOUND', `${what}: ${hits.length === 0 ? 'no file matches' : `${hits.length} files match`} ${pattern}`);
   return hits[0] as string;
 }
