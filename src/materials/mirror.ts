@@ -180,23 +180,20 @@ export class NpmMirror {
     await fsp.mkdir(dest, { recursive: true });
     if ((await fsp.readdir(dest)).length > 0) throw new SsfError('IO_FAILED', `run cache directory ${dest} is not empty`);
     const now = opts.now ?? Date.now();
-    const owned: string[] = [];
+    const owned = new Set<string>([dest]);
     const mkdirOwned = async (d: string): Promise<void> => {
       const first = await fsp.mkdir(d, { recursive: true });
       if (first !== undefined) {
-        for (let p = d; p.length >= first.length; p = dirname(p)) owned.push(p);
+        for (let p = d; p.length >= first.length; p = dirname(p)) owned.add(p);
       }
     };
     const stats: RunCacheStats = { dir: dest, tarballs: 0, packuments: 0, linked: 0, copied: 0 };
-    const buckets = new Map<string, IndexEntry[]>();
-    const addEntry = (e: IndexEntry): void => {
-      const path = bucketPath(dest, e.key);
-      const list = buckets.get(path) ?? [];
-      if (!list.some((x) => x.key === e.key)) list.push(e);
-      buckets.set(path, list);
-    };
 
-    for (const w of distinct(pkgs, this.dir)) {
+    // Tarballs: hard links into the same content layout. File-system calls overlap, because
+    // on slow disks their latency, not their number, is the cost.
+    const wants = distinct(pkgs, this.dir);
+    const sizes = new Map<string, number>();
+    await parallel(wants, IO_PARALLELISM, async (w) => {
       const to = contentPath(dest, w.integrity.strongest);
       await mkdirOwned(dirname(to));
       try {
@@ -209,15 +206,22 @@ export class NpmMirror {
         await fsp.copyFile(w.target, to, constants.COPYFILE_FICLONE);
         stats.copied++;
       }
+      sizes.set(sriString(w.integrity.strongest), (await fsp.stat(to)).size);
       stats.tarballs++;
-    }
+    });
 
     // The HTTP-cache entry of each tarball URL, and one abbreviated packument per registry and name.
+    const buckets = new Map<string, IndexEntry[]>();
+    const addEntry = (e: IndexEntry): void => {
+      const path = bucketPath(dest, e.key);
+      const list = buckets.get(path) ?? [];
+      if (!list.some((x) => x.key === e.key)) list.push(e);
+      buckets.set(path, list);
+    };
     const packuments = new Map<string, { url: string; name: string; versions: Map<string, LockedPackage> }>();
     for (const p of pkgs) {
-      const i = parseIntegrity(p.integrity, `${p.path} integrity`);
-      const size = (await fsp.stat(contentPath(dest, i.strongest))).size;
-      addEntry(httpEntry(p.resolved, sriString(i.strongest), size, undefined, 'application/octet-stream', now));
+      const strongest = sriString(parseIntegrity(p.integrity, `${p.path} integrity`).strongest);
+      addEntry(httpEntry(p.resolved, strongest, sizes.get(strongest) ?? 0, undefined, 'application/octet-stream', now));
       const suffix = '/' + tarballPath(p.name, p.version);
       const resolved = new URL(p.resolved).href;
       if (!resolved.endsWith(suffix)) continue; // not a registry-shaped URL: npm will use the resolved URL itself
@@ -227,7 +231,7 @@ export class NpmMirror {
       doc.versions.set(p.version, p);
       packuments.set(url, doc);
     }
-    for (const doc of packuments.values()) {
+    await parallel([...packuments.values()], IO_PARALLELISM, async (doc) => {
       const versions: Record<string, unknown> = {};
       const sorted = [...doc.versions.keys()].sort(compareSemver);
       for (const v of sorted) {
@@ -239,21 +243,42 @@ export class NpmMirror {
       const target = contentPath(dest, parseIntegrity(sri, 'packument').strongest);
       await mkdirOwned(dirname(target));
       await fsp.writeFile(target, body, { mode: 0o444 });
-      owned.push(target);
+      owned.add(target);
       addEntry(httpEntry(doc.url, sri, body.length, CORGI_ACCEPT, 'application/json', now));
       stats.packuments++;
-    }
-    for (const [path, entries] of buckets) {
+    });
+    await parallel([...buckets], IO_PARALLELISM, async ([path, entries]) => {
       await mkdirOwned(dirname(path));
       await fsp.writeFile(path, entries.map(bucketLine).join(''), { mode: 0o644 });
-      owned.push(path);
-    }
+      owned.add(path);
+    });
     await mkdirOwned(tmpDir(dest));
     if (opts.uid !== undefined || opts.gid !== undefined) {
-      for (const p of new Set([dest, ...owned])) await fsp.chown(p, opts.uid ?? -1, opts.gid ?? -1);
+      await parallel([...owned], IO_PARALLELISM, (p) => fsp.chown(p, opts.uid ?? -1, opts.gid ?? -1));
     }
     return stats;
   }
+}
+
+/** How many file-system calls runCache keeps in flight (libuv runs them on its thread pool). */
+const IO_PARALLELISM = 32;
+
+/** Runs fn over items with at most `limit` in flight; the first failure is thrown after the in-flight ones settle. */
+async function parallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  let failure: { e: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (e) {
+        failure ??= { e };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure) throw failure.e;
 }
 
 function sriString(h: SriHash): string {
