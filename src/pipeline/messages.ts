@@ -65,7 +65,7 @@ export function schemaProblems(errors: readonly ErrorObject[], value: unknown, l
     // propertyNames by the propertyNames error.
     if (e.keyword === 'if') continue;
     if (/\/oneOf\/\d+\//.test(e.schemaPath)) continue;
-    if (e.keyword !== 'propertyNames' && (e.params as { propertyName?: string }).propertyName !== undefined) continue;
+    if (e.keyword !== 'propertyNames' && ((e.params as { propertyName?: string }).propertyName !== undefined || e.schemaPath.includes('/propertyNames/'))) continue;
 
     const path = pointerToPath(e.instancePath);
     const { subject, field } = describe(value, path);

@@ -135,6 +135,10 @@ test('schema errors name the field and sit on the offending value', () => {
   assertAt(edit(CLEAN, 'name: verbose\n    type: boolean\n    default: false', 'name: verbose\n    type: boolean\n    default: "no"'), '"no"', 'param verbose: default must be a boolean');
   assertAt(edit(CLEAN, 'enum: [release, debug]', 'enum: [release, 3]'), '3]', 'param mode: enum[1] must be a string');
   assertAt(edit(CLEAN, 'needs: [checkout]', 'needs: [checkout, checkout]'), 'checkout]', /needs must not repeat an item/);
+  assertAt(edit(CLEAN, 'env: { PORT: "8080" }', 'env: { "A-B": "8080" }'), '"A-B"', /task image: image\.env: key "A-B" must be an environment variable name/);
+  assertAt(edit(CLEAN, 'env: { PORT: "8080" }', 'env: { PORT: "8080", __proto__: x }'), '__proto__', 'task image: image.env: key "__proto__" is not allowed');
+  assertAt(CLEAN + '__proto__: { polluted: 1 }\n', '__proto__', 'unknown field __proto__');
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
 test('unknown fields are reported at their key, with the allowed ones', () => {
