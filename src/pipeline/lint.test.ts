@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { isSsfError } from '../core/index.js';
 import { LINT_RULES, lintPipeline, parsePipeline, type LintFinding } from './index.js';
 import { PARSE_RULES } from './semantic.js';
 import { CLEAN, NODE_DIGEST, edit, where } from './testdata.js';
@@ -214,4 +215,37 @@ test('unrestricted-param-in-script: free-form strings spliced into program text'
 test('every rule id is documented in docs/pipeline.md', () => {
   const doc = readFileSync(`${REPO}docs/pipeline.md`, 'utf8');
   for (const rule of [...Object.keys(LINT_RULES), ...PARSE_RULES]) assert.ok(doc.includes(`\`${rule}\``), `docs/pipeline.md does not document ${rule}`);
+});
+
+test('mutated definitions: lint never throws, parse throws only PIPELINE_INVALID with a position', () => {
+  // A fixed-seed generator, so a failure reproduces.
+  let seed = 20240601;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const pieces = [':', '-', '[', ']', '{', '}', '&a ', '*a', '!x ', '"', "'", '\n', '  ', '|', '>', '#', '$(params.', ')', '\t', '\u0000', 'ü', '? ', ',', '0', 'null', '~'];
+  for (let i = 0; i < 300; i++) {
+    let t = CLEAN;
+    for (let k = 0, n = 1 + rnd(4); k < n; k++) {
+      const pos = rnd(t.length);
+      const lines = t.split('\n');
+      switch (rnd(4)) {
+        case 0: t = t.slice(0, pos) + t.slice(pos + 1 + rnd(10)); break;
+        case 1: t = t.slice(0, pos) + (pieces[rnd(pieces.length)] ?? '') + t.slice(pos); break;
+        case 2: lines.splice(rnd(lines.length), 0, lines[rnd(lines.length)] ?? ''); t = lines.join('\n'); break;
+        default: lines.splice(rnd(lines.length), 1); t = lines.join('\n');
+      }
+    }
+    const findings = lint(t);
+    for (const f of findings) assert.ok(f.line >= 1 && f.column >= 1, JSON.stringify(f));
+    try {
+      parsePipeline(t, 'p.yaml');
+      assert.equal(findings.filter((f) => f.severity === 'error' && !(f.rule in LINT_RULES)).length, 0, 'parsed, yet lint reports a parse error');
+    } catch (e) {
+      assert.ok(isSsfError(e, 'PIPELINE_INVALID'), String(e));
+      assert.match(e.message, /^p\.yaml:\d+:\d+: /);
+      assert.ok(findings.some((f) => f.severity === 'error' && !(f.rule in LINT_RULES)), 'parse failed, yet lint reports no parse error');
+    }
+  }
 });
