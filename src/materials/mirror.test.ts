@@ -146,6 +146,23 @@ test('runCache links the tarballs and writes only the index entries for the give
   await rejectsCode(new NpmMirror(join(tmp, 'empty')).runCache(join(tmp, 'run2'), list), 'FETCH_FAILED');
 });
 
+test('runCache chowns what it creates for the sandbox user, never the mirror\'s tarballs', { skip: process.getuid?.() === 0 ? false : 'needs root' }, async () => {
+  const m = new NpmMirror(join(tmp, 'm10'));
+  const list = pkgs([a]);
+  await m.ensure(list);
+  const dest = join(tmp, 'run10');
+  await m.runCache(dest, list, { uid: 65534, gid: 65534 });
+  const linked = contentPath(dest, parseIntegrity(a.integrity, 'a').strongest);
+  assert.equal(statSync(dest).uid, 65534);
+  assert.equal(statSync(join(dest, '_cacache', 'tmp')).uid, 65534);
+  assert.equal(statSync(join(linked, '..')).uid, 65534);
+  assert.equal(statSync(linked).uid, 0);
+  assert.equal(statSync(contentPath(m.cacheDir(), parseIntegrity(a.integrity, 'a').strongest)).uid, 0);
+  const index = allFiles(join(dest, '_cacache', 'index-v5'));
+  assert.equal(index.length, 2); // the tarball URL and the packument
+  for (const f of index) assert.equal(statSync(join(dest, '_cacache', 'index-v5', f)).uid, 65534);
+});
+
 test('npmCiArgs: offline, no scripts, the given cache and registry', () => {
   const args = npmCiArgs({ cache: '/c', registry: 'https://r.example/npm/' });
   assert.equal(args[0], 'ci');
