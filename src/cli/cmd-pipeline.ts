@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { SsfError, readTextFile } from '../core/index.js';
+import { SsfError } from '../core/index.js';
 import { Factory, resolveDataDir } from '../factory/index.js';
-import { lintPipeline, loadPipeline } from '../pipeline/index.js';
+import { MAX_PIPELINE_BYTES, lintPipeline, loadPipeline } from '../pipeline/index.js';
 import { pinTools, signPipeline } from '../platform/index.js';
 import { str, type Command } from './command.js';
 
@@ -33,7 +33,8 @@ Exit status: 0 when no errors (warnings allowed), 1 when any error was found.`,
     const files = a.positionals.length > 0 ? a.positionals : ['ssf-pipeline.yaml'];
     const all = files.flatMap((p) => {
       const file = pipelineArg(p);
-      return lintPipeline(readTextFile(file, 'pipeline', 1024 * 1024), relative(process.cwd(), file) || file);
+      if (statSync(file).size > MAX_PIPELINE_BYTES) throw new SsfError('INPUT_TOO_LARGE', `pipeline ${file} is larger than ${MAX_PIPELINE_BYTES} bytes`);
+      return lintPipeline(readFileSync(file), relative(process.cwd(), file) || file);
     });
     if (a.values.json) io.out(JSON.stringify(all));
     else for (const x of all) io.out(`${x.file}:${x.line}:${x.column}: ${x.severity} ${x.rule}: ${x.message}`);
