@@ -70,7 +70,7 @@ export function shQuote(s: string): string {
 /**
  * The setup script the unshare backend runs as pid 1 of the new namespaces, still root: builds a
  * tmpfs root with the same layout bubblewrap builds, pivots into it, detaches the host's
- * filesystem, makes the root read-only, then drops privileges and execs the task.
+ * filesystem, makes the root read-only, then runs the task with dropped privileges as its child.
  */
 export function unshareScript(spec: CheckedSpec, fs: RootfsInputs): string {
   const q = shQuote;
@@ -112,7 +112,12 @@ export function unshareScript(spec: CheckedSpec, fs: RootfsInputs): string {
     `cd ${q(spec.cwd)}`,
     'printf r >&3',
     'exec 3>&-',
-    `exec ${dropAndExec(spec).map(q).join(' ')}`,
+    // Not exec: this shell stays pid 1, as root with unchanged credentials, so the parent-death
+    // signal unshare --kill-child gave it survives (a uid change would clear it) and the whole
+    // namespace dies with ssf. A task killed by signal N is reported as exit 128+N, as with bubblewrap.
+    'set +e',
+    dropAndExec(spec).map(q).join(' '),
+    'exit $?',
   );
   return lines.join('\n') + '\n';
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -114,6 +114,37 @@ function detectV2(mounts: MountInfo[], own: Map<string, string>): Layout {
   return { kind: 'v2', base, pids };
 }
 
+/** Task cgroups are named by 16 hex digits. */
+const TASK_DIR = /^[0-9a-f]{16}$/;
+/** A task cgroup this old and empty belongs to an ssf process that was killed before it could remove it. */
+const STALE_MS = 60_000;
+
+/**
+ * Removes empty task cgroups left by ssf processes that were killed (die-with-parent ends their
+ * sandboxes, but nobody is left to rmdir). Young ones are spared: another process may be about to
+ * move its launcher into one.
+ */
+function sweepStale(base: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(base);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const e of entries) {
+    if (!TASK_DIR.test(e)) continue;
+    const d = join(base, e);
+    try {
+      if (now - statSync(d).mtimeMs < STALE_MS) continue;
+      if (readFileSync(join(d, 'cgroup.procs'), 'utf8').trim() !== '') continue;
+      rmdirSync(d);
+    } catch {
+      // in use, or removed by someone else meanwhile
+    }
+  }
+}
+
 let support: LimitSupport | undefined;
 
 /** Finds a writable memory cgroup (v1 first, then v2) below this process's own; falls back to RLIMIT_DATA. Cached. */
@@ -125,7 +156,9 @@ export function detectLimits(): LimitSupport {
     const own = ownCgroups();
     for (const [mechanism, detect] of [['cgroup-v1', detectV1], ['cgroup-v2', detectV2]] as const) {
       try {
-        support = { mechanism, layout: detect(mounts, own) };
+        const layout = detect(mounts, own);
+        for (const base of layout.kind === 'v1' ? [layout.memoryBase, layout.pidsBase] : [layout.base]) if (base) sweepStale(base);
+        support = { mechanism, layout };
         return support;
       } catch (e) {
         reasons.push(`${mechanism}: ${(e as Error).message}`);
