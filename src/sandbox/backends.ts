@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import { SANDBOX_GID, SANDBOX_UID, type CheckedSpec } from './spec.js';
-import { HOST_CERTS, ROOT_SYMLINKS } from './rootfs.js';
+import { DEVICES, HOST_CERTS, ROOT_SYMLINKS } from './rootfs.js';
 
 /** Namespaces both real backends create (no user namespace: they start as root and drop to 65534). */
 export const NAMESPACES = ['mount', 'pid', 'net', 'ipc', 'uts', 'cgroup'] as const;
@@ -21,6 +20,8 @@ export interface RootfsInputs {
   etcDir: string;
   /** Empty host directory the unshare backend mounts its tmpfs root on (private to its mount namespace). */
   rootMountpoint: string;
+  /** The unshare backend's root skeleton (see rootfs.ts). */
+  skeleton: string;
   certs: boolean;
   /** Bring loopback up inside the sandbox's own network namespace (bubblewrap always does). */
   loopbackUp: boolean;
@@ -74,7 +75,8 @@ export function shQuote(s: string): string {
  */
 export function unshareScript(spec: CheckedSpec, fs: RootfsInputs): string {
   const q = shQuote;
-  const ro = (target: string): string => `mount -o remount,bind,ro,nosuid,nodev ${q(target)}`;
+  // util-linux mount applies ro/nosuid/nodev to a bind in the same call (bind, then remount).
+  const bind = (src: string, dst: string, mode: 'ro' | 'rw'): string => `mount -o bind,${mode === 'ro' ? 'ro,' : ''}nosuid,nodev ${q(src)} ${q(dst)}`;
   const lines: string[] = [
     'set -eu',
     'export PATH=/usr/sbin:/usr/bin',
@@ -82,28 +84,22 @@ export function unshareScript(spec: CheckedSpec, fs: RootfsInputs): string {
     'mount -t tmpfs -o mode=0755,nosuid,nodev ssf-root .',
     // cd again so the shell's cwd is in the new tmpfs, not the directory under it.
     `cd ${q(fs.rootMountpoint)}`,
-    'mkdir usr etc proc dev tmp opt opt/ssf workspace',
-    ...ROOT_SYMLINKS.map(([link, target]) => `ln -s ${q(target)} ${q('.' + link)}`),
-    'mount --bind /usr usr', ro('usr'),
-    `mount --bind ${q(fs.etcDir)} etc`, ro('etc'),
+    `cp -a ${q(fs.skeleton + '/.')} .`,
+    bind('/usr', 'usr', 'ro'),
+    bind(fs.etcDir, 'etc', 'ro'),
   ];
-  if (fs.certs) lines.push(`mount --bind ${q(HOST_CERTS)} ${q('.' + HOST_CERTS)}`, ro('.' + HOST_CERTS));
+  if (fs.certs) lines.push(bind(HOST_CERTS, '.' + HOST_CERTS, 'ro'));
   lines.push(
     'mount -t proc -o nosuid,nodev,noexec proc proc',
     'mount -t tmpfs -o mode=1777,nosuid,nodev ssf-tmp tmp',
-    'mount -t tmpfs -o mode=0755,nosuid,noexec ssf-dev dev',
-    'for n in null zero full random urandom tty; do touch "dev/$n"; mount --bind "/dev/$n" "dev/$n"; done',
-    'ln -s /proc/self/fd dev/fd && ln -s /proc/self/fd/0 dev/stdin && ln -s /proc/self/fd/1 dev/stdout && ln -s /proc/self/fd/2 dev/stderr',
-    'mkdir dev/shm dev/pts',
+    // Device nodes are bind mounts of the host's, each its own mount, so the nodev root does not block them.
+    ...DEVICES.map((d) => `mount -o bind,nosuid /dev/${d} dev/${d}`),
   );
-  for (const m of spec.mounts) {
-    const t = '.' + m.target;
-    lines.push(`mkdir -p ${q(t)}`, `mount --bind ${q(m.hostReal)} ${q(t)}`, m.mode === 'ro' ? ro(t) : `mount -o remount,bind,nosuid,nodev ${q(t)}`);
-  }
+  if (spec.mounts.length > 0) lines.push(`mkdir -p ${spec.mounts.map((m) => q('.' + m.target)).join(' ')}`);
+  for (const m of spec.mounts) lines.push(bind(m.hostReal, '.' + m.target, m.mode));
   lines.push('echo sandbox > proc/sys/kernel/hostname');
   if (fs.loopbackUp) lines.push(`${IP} link set lo up`);
   lines.push(
-    'mkdir .oldroot',
     'pivot_root . .oldroot',
     'cd /',
     'umount -l /.oldroot',
@@ -129,9 +125,4 @@ export function unshareArgv(spec: CheckedSpec, fs: RootfsInputs): string[] {
     UNSHARE, '--mount', '--pid', '--net', '--ipc', '--uts', '--cgroup', '--fork', '--kill-child', '--propagation', 'private', '--',
     SH, '-c', unshareScript(spec, fs), 'ssf-sandbox-setup',
   ];
-}
-
-/** The empty mount-point directory kept next to the synthetic /etc. */
-export function rootMountpointFor(etcDir: string): string {
-  return join(etcDir, '..', 'root');
 }

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { BWRAP, ENV, IP, LAUNCH_ENV, SETPRIV, SH, UNSHARE, bubblewrapArgv, rootMountpointFor, unshareArgv, type RootfsInputs } from './backends.js';
-import { hostCertsAvailable, syntheticEtcDir } from './rootfs.js';
+import { BWRAP, ENV, IP, LAUNCH_ENV, SETPRIV, SH, UNSHARE, bubblewrapArgv, unshareArgv, type RootfsInputs } from './backends.js';
+import { hostCertsAvailable, sandboxStage } from './rootfs.js';
 import { checkSpec } from './spec.js';
 import type { SandboxDetection } from './types.js';
 
@@ -17,8 +17,8 @@ let detected: SandboxDetection | undefined;
 
 /** What every sandbox's root is built from on this host. */
 export function rootfsInputs(): RootfsInputs {
-  const etcDir = syntheticEtcDir();
-  return { etcDir, rootMountpoint: rootMountpointFor(etcDir), certs: hostCertsAvailable(), loopbackUp: existsSync(IP) };
+  const stage = sandboxStage();
+  return { ...stage, certs: hostCertsAvailable(), loopbackUp: existsSync(IP) };
 }
 
 function firstLine(b: Buffer | string | null | undefined): string {

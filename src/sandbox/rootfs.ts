@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SsfError } from '../core/index.js';
@@ -28,34 +28,61 @@ export const ROOT_SYMLINKS: readonly (readonly [string, string])[] = [
   ['/lib64', 'usr/lib64'],
 ];
 
-let stageDir: string | undefined;
+/** Device nodes bound from the host into every sandbox's /dev (bubblewrap's --dev set). */
+export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
+
+/** Host-side material every sandbox root is built from. */
+export interface Stage {
+  /** The synthetic /etc, bound read-only. */
+  etcDir: string;
+  /** Empty directory the unshare backend mounts its tmpfs root on (only inside its own mount namespace). */
+  rootMountpoint: string;
+  /**
+   * The unshare backend's root skeleton, copied into its tmpfs root in one step: top-level
+   * directories, the /usr-merged symlinks, and /dev's mount points and symlinks.
+   */
+  skeleton: string;
+}
+
+let stage: Stage | undefined;
+
+function buildSkeleton(skel: string): void {
+  for (const d of ['usr', 'etc', 'proc', 'dev', 'dev/shm', 'dev/pts', 'tmp', 'opt', 'opt/ssf', 'workspace', '.oldroot']) mkdirSync(join(skel, d), { mode: 0o755 });
+  for (const [link, target] of ROOT_SYMLINKS) symlinkSync(target, join(skel, link));
+  for (const dev of DEVICES) writeFileSync(join(skel, 'dev', dev), '', { mode: 0o644 });
+  symlinkSync('/proc/self/fd', join(skel, 'dev', 'fd'));
+  ['stdin', 'stdout', 'stderr'].forEach((name, fd) => symlinkSync(`/proc/self/fd/${fd}`, join(skel, 'dev', name)));
+}
 
 /**
- * Returns a host directory holding the synthetic /etc (created once per process in a private
- * mkdtemp directory, so no other user can plant content in it; removed when the process exits).
+ * Returns the host-side material for sandbox roots, created once per process in a private
+ * mkdtemp directory (so no other user can plant content in it) and removed when the process exits.
  */
-export function syntheticEtcDir(): string {
-  if (stageDir !== undefined && existsSync(join(stageDir, 'etc', 'passwd'))) return join(stageDir, 'etc');
+export function sandboxStage(): Stage {
+  if (stage !== undefined && [stage.etcDir, stage.rootMountpoint, stage.skeleton].every((p) => existsSync(p)) && existsSync(join(stage.etcDir, 'passwd'))) return stage;
   try {
     const dir = mkdtempSync(join(tmpdir(), 'ssf-sandbox-'));
-    const etc = join(dir, 'etc');
-    mkdirSync(etc, { mode: 0o755 });
-    for (const [name, text] of Object.entries(SYNTHETIC_ETC)) writeFileSync(join(etc, name), text, { mode: 0o644 });
+    const etcDir = join(dir, 'etc');
+    mkdirSync(etcDir, { mode: 0o755 });
+    for (const [name, text] of Object.entries(SYNTHETIC_ETC)) writeFileSync(join(etcDir, name), text, { mode: 0o644 });
     // Mount point for the certificates, so nothing is ever created inside a read-only bind.
-    mkdirSync(join(etc, 'ssl', 'certs'), { recursive: true, mode: 0o755 });
-    // Empty mount point for the unshare backend's tmpfs root (mounted only inside its own namespace).
-    mkdirSync(join(dir, 'root'), { mode: 0o755 });
-    stageDir = dir;
+    mkdirSync(join(etcDir, 'ssl', 'certs'), { recursive: true, mode: 0o755 });
+    const rootMountpoint = join(dir, 'root');
+    mkdirSync(rootMountpoint, { mode: 0o755 });
+    const skeleton = join(dir, 'skeleton');
+    mkdirSync(skeleton, { mode: 0o755 });
+    buildSkeleton(skeleton);
+    stage = { etcDir, rootMountpoint, skeleton };
     process.once('exit', () => {
       try {
         rmSync(dir, { recursive: true, force: true });
       } catch {
-        // best effort: a leftover directory holds only the public synthetic files
+        // best effort: a leftover directory holds only public, synthetic files
       }
     });
-    return etc;
+    return stage;
   } catch (e) {
-    throw new SsfError('SANDBOX_FAILED', `cannot create the synthetic /etc for sandboxes under ${tmpdir()}: ${(e as Error).message}`, { cause: e });
+    throw new SsfError('SANDBOX_FAILED', `cannot create the sandbox root material under ${tmpdir()}: ${(e as Error).message}`, { cause: e });
   }
 }
 
