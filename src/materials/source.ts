@@ -246,7 +246,12 @@ async function checkoutPath(path: string, dest: string, allowedSigners: string |
   }
   if (!lstatSync(root).isDirectory()) throw new SsfError('SOURCE_INVALID', `source path ${path} is not a directory`);
   const destReal = realpathSync(dest);
-  if (destReal === root || destReal.startsWith(root + sep)) throw new SsfError('PATH_ESCAPE', `checkout destination ${dest} is inside the source ${path}`);
+  // The destination may sit inside the source only under a directory the copy skips (the
+  // default data dir .ssf lives in the project); anywhere else the copy would copy itself.
+  if (destReal === root || destReal.startsWith(root + sep)) {
+    const first = destReal.slice(root.length + 1).split(sep)[0] ?? '';
+    if (!EXCLUDED.has(first)) throw new SsfError('PATH_ESCAPE', `checkout destination ${dest} is inside the source ${path}`);
+  }
   const before = await cleanHead(root);
   try {
     await copyTree(root, [path, root], '', dest);
