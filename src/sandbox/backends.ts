@@ -57,7 +57,8 @@ export function bubblewrapArgv(spec: CheckedSpec, fs: RootfsInputs): string[] {
   for (const [link, target] of ROOT_SYMLINKS) a.push('--symlink', target, link);
   a.push('--ro-bind', fs.etcDir, '/etc');
   if (fs.certs) a.push('--ro-bind', HOST_CERTS, HOST_CERTS);
-  a.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--tmpfs', '/tmp', '--dir', '/workspace', '--dir', '/opt/ssf');
+  // /tmp is capped at the memory limit too, so it stays bounded even where only RLIMIT_DATA limits memory.
+  a.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--size', String(spec.memoryBytes), '--tmpfs', '/tmp', '--dir', '/workspace', '--dir', '/opt/ssf');
   for (const m of spec.mounts) a.push(m.mode === 'rw' ? '--bind' : '--ro-bind', m.hostReal, m.target);
   a.push('--remount-ro', '/', '--chdir', spec.cwd, '--clearenv', '--', SH, '-c', READY, 'ssf-sandbox', ...dropAndExec(spec));
   return a;
@@ -91,7 +92,7 @@ export function unshareScript(spec: CheckedSpec, fs: RootfsInputs): string {
   if (fs.certs) lines.push(bind(HOST_CERTS, '.' + HOST_CERTS, 'ro'));
   lines.push(
     'mount -t proc -o nosuid,nodev,noexec proc proc',
-    'mount -t tmpfs -o mode=1777,nosuid,nodev ssf-tmp tmp',
+    `mount -t tmpfs -o mode=1777,nosuid,nodev,size=${spec.memoryBytes} ssf-tmp tmp`,
     // Device nodes are bind mounts of the host's, each its own mount, so the nodev root does not block them.
     ...DEVICES.map((d) => `mount -o bind,nosuid /dev/${d} dev/${d}`),
   );

@@ -175,6 +175,7 @@ for (const backend of ['bubblewrap', 'unshare'] as const) {
           ws: attempt(() => fs.mkdirSync('/workspace/new')),
           rw: attempt(() => fs.writeFileSync('/workspace/out/result.txt', 'built')),
           tmp: attempt(() => fs.writeFileSync('/tmp/scratch', 'x')),
+          tmpBytes: (() => { const st = fs.statfsSync('/tmp'); return st.blocks * st.bsize; })(),
         }));`);
       assert.equal(o.roNew, 'EROFS');
       assert.equal(o.roEdit, 'EROFS');
@@ -185,6 +186,7 @@ for (const backend of ['bubblewrap', 'unshare'] as const) {
       assert.equal(o.ws, 'EROFS');
       assert.equal(o.rw, 'ok');
       assert.equal(o.tmp, 'ok');
+      assert.equal(o.tmpBytes, 512 << 20, '/tmp is sized to the memory limit');
       assert.equal(readFileSync(join(roDir, 'input.txt'), 'utf8'), 'read me\n');
       assert.equal(existsSync(join(roDir, 'new.txt')), false);
       const st = statSync(join(ws, 'result.txt'));
