@@ -251,7 +251,9 @@ export class TaskCgroup {
   /** SIGKILLs every process left in the cgroup until it is empty (or ~5 s pass); returns how many were killed. */
   async killAll(): Promise<number> {
     let killed = 0;
-    for (let round = 0; round < 500; round++) {
+    // Right after the sandbox's launcher exits, its namespace's processes are usually still being
+    // torn down; poll fast first, then back off (about 5 s in all).
+    for (let round = 0, wait = 1; round < 300; round++, wait = Math.min(wait * 2, 20)) {
       const pids = this.pids();
       if (pids.length === 0) return killed;
       for (const pid of pids) {
@@ -262,16 +264,16 @@ export class TaskCgroup {
           // already gone
         }
       }
-      await delay(10);
+      await delay(wait);
     }
     return killed;
   }
 
   /** Removes the cgroup directories, retrying briefly while the last processes finish exiting. */
   async remove(): Promise<void> {
-    for (let round = 0; round < 100 && this.dirs.length > 0; round++) {
+    for (let round = 0, wait = 1; round < 60 && this.dirs.length > 0; round++, wait = Math.min(wait * 2, 20)) {
       this.removeNow();
-      if (this.dirs.length > 0) await delay(10);
+      if (this.dirs.length > 0) await delay(wait);
     }
   }
 
