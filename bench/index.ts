@@ -11,6 +11,8 @@ import { INTOTO_PAYLOAD_TYPE, makeProvenance, makeStatement, pae } from '../src/
 import { Factory, initFactory } from '../src/factory/index.js';
 import { SigstoreJsVerifier } from '../src/verify/index.js';
 import { generateP256 } from '../src/trust/index.js';
+import { benchHashTree } from './hashtree.js';
+import { benchRunOverhead } from './run.js';
 
 interface Row { what: string; ssf: string; peer: string; ratio: string }
 const rows: Row[] = [];
@@ -88,6 +90,10 @@ async function main(): Promise<void> {
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
+  console.log('\nObserver: tree digests of a ~50k-file node_modules');
+  for (const l of await benchHashTree({ quick })) console.log(`  ${l}`);
+  console.log('\nFactory runs: `ssf run` against the same commands run directly');
+  for (const l of await benchRunOverhead({ quick })) console.log(`  ${l}`);
   console.log('\nSummary');
   console.table(rows);
 }

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -68,9 +69,13 @@ describe('ssf lint and pipeline pin', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.out, /ssf-pipeline\.yaml:9:13: error unpinned-tool/);
     assert.match(bad.err, /^ssf: error\[PIPELINE_LINT\]/);
+    const before = readFileSync(file, 'utf8').split('\n');
     const pin = ssf(['pipeline', 'pin', file]);
     assert.equal(pin.code, 0, pin.err);
-    assert.match(readFileSync(file, 'utf8'), /^# test pipeline/);
+    const afterLines = readFileSync(file, 'utf8').split('\n');
+    const changed = afterLines.filter((l, i) => l !== before[i]);
+    assert.equal(afterLines.length, before.length);
+    assert.deepEqual(changed, [`    digest: "sha256:${createHash('sha256').update(readFileSync('/usr/bin/dash')).digest('hex')}"`], 'only the digest line changes');
     const good = ssf(['lint', file]);
     assert.equal(good.code, 0, good.out + good.err);
   });

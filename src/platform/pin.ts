@@ -1,8 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
-import { isMap, isSeq, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { SsfError, sha256File, writeFileAtomic } from '../core/index.js';
 import { hashTree } from '../observer/index.js';
-import { loadPipeline } from '../pipeline/index.js';
+import { loadPipeline, parsePipeline } from '../pipeline/index.js';
 
 /** One tool whose pin was checked. */
 export interface PinChange {
@@ -19,26 +19,48 @@ export interface PinChange {
  */
 export async function pinTools(file: string): Promise<PinChange[]> {
   const loaded = loadPipeline(file); // refuses invalid definitions before anything is written
-  const doc = parseDocument(readFileSync(file, 'utf8'), { keepSourceTokens: false });
+  let text = readFileSync(file, 'utf8');
+  const doc = parseDocument(text);
   const tools = doc.get('tools', true);
   if (!isSeq(tools)) return [];
   const changes: PinChange[] = [];
+  // Edits are made on the text at the scalars' source ranges, last first, so everything else
+  // (comments, flow style, spacing) stays byte for byte.
+  const edits: { at: number; end: number; text: string }[] = [];
   for (const item of tools.items) {
     if (!isMap(item)) continue;
     const name = String(item.get('name'));
-    const path = String(item.get('path'));
     const spec = loaded.def.tools.find((t) => t.name === name);
     if (!spec) continue;
     let digest: string;
     try {
-      digest = statSync(path).isDirectory() ? (await hashTree(path)).digest : `sha256:${sha256File(path)}`;
+      digest = statSync(spec.path).isDirectory() ? (await hashTree(spec.path)).digest : `sha256:${sha256File(spec.path)}`;
     } catch {
-      throw new SsfError('FILE_NOT_FOUND', `tool ${name}: ${path} does not exist on this host`);
+      throw new SsfError('FILE_NOT_FOUND', `tool ${name}: ${spec.path} does not exist on this host`);
     }
     const before = String(item.get('digest') ?? '');
-    if (before !== digest) item.set('digest', digest);
-    changes.push({ tool: name, path, before, after: digest });
+    changes.push({ tool: name, path: spec.path, before, after: digest });
+    if (before === digest) continue;
+    const node = item.get('digest', true);
+    if (isScalar(node) && node.range) {
+      edits.push({ at: node.range[0], end: node.range[1], text: `"${digest}"` });
+    } else {
+      const pathNode = item.get('path', true);
+      if (!isScalar(pathNode) || !pathNode.range) throw new SsfError('PIPELINE_INVALID', `tool ${name}: cannot place a digest next to its path; add \`digest:\` by hand`);
+      if (item.flow) edits.push({ at: pathNode.range[1], end: pathNode.range[1], text: `, digest: "${digest}"` });
+      else {
+        const lineStart = text.lastIndexOf('\n', pathNode.range[0]) + 1;
+        const indent = (/^[ -]*/.exec(text.slice(lineStart))?.[0] ?? '').replace(/-/g, ' ');
+        const lineEnd = text.indexOf('\n', pathNode.range[1]);
+        const at = lineEnd === -1 ? text.length : lineEnd;
+        edits.push({ at, end: at, text: `\n${indent}digest: "${digest}"` });
+      }
+    }
   }
-  writeFileAtomic(file, doc.toString());
+  for (const e of edits.sort((a, b) => b.at - a.at)) text = text.slice(0, e.at) + e.text + text.slice(e.end);
+  if (edits.length > 0) {
+    parsePipeline(text, file); // the edited text must still be a valid definition before it replaces the file
+    writeFileAtomic(file, text);
+  }
   return changes;
 }
