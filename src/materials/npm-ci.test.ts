@@ -37,7 +37,7 @@ before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'ssf-npmci-'));
   deps = [
     await makeTarball('alpha', '1.0.0', { 'index.js': "module.exports = 'alpha';\n" }, { main: 'index.js' }),
-    await makeTarball('@ssf-test/beta', '2.0.0', { 'index.js': "module.exports = 'beta';\n" }, { main: 'index.js', scripts: { install: 'touch /tmp/ssf-install-script-ran' } }),
+    await makeTarball('@ssf-test/beta', '2.0.0', { 'index.js': "module.exports = 'beta';\n" }, { main: 'index.js', scripts: { install: `touch ${join(tmp, 'install-script-ran')}`, postinstall: `touch ${join(tmp, 'install-script-ran')}` } }),
   ];
   for (const d of deps) reg.add(d);
   await reg.start();
@@ -88,6 +88,7 @@ test('npm ci --offline installs a lockfile without resolved URLs from a run cach
   assert.equal(readFileSync(join(dir, 'node_modules', 'alpha', 'index.js'), 'utf8'), "module.exports = 'alpha';\n");
   assert.equal(readFileSync(join(dir, 'node_modules', '@ssf-test', 'beta', 'index.js'), 'utf8'), "module.exports = 'beta';\n");
   assert.equal(reg.requests.length, 0, `npm made requests: ${reg.requests.join(', ')}`);
+  assert.ok(!existsSync(join(tmp, 'install-script-ran')), 'an install script ran');
   assert.deepEqual(snapshot(mirror.cacheDir()), before, 'the mirror changed');
   // the lockfile was not rewritten
   assert.equal(readFileSync(join(dir, 'package-lock.json'), 'utf8'), lockfileFor('proj', deps));
