@@ -214,7 +214,7 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
     // already; this catches anything that escaped it, and everything for 'none').
     if (backend === 'none') killSandbox(child, backend);
     if (cg) await cg.killAll();
-    if (!(await Promise.race([closed, delay(DRAIN_MS).then(() => false)]))) {
+    if (!(await Promise.race([closed, delay(DRAIN_MS, undefined, { ref: false }).then(() => false)]))) {
       child.stdout?.destroy();
       child.stderr?.destroy();
       (readyPipe as unknown as { destroy?: () => void } | null)?.destroy?.();
