@@ -37,8 +37,9 @@ function machineId(): string {
 /**
  * Measures this host: machine id (hashed, it is meant to stay private), kernel, the node
  * binary's digest, the digest of ssf's own code tree, and the sandbox backend that works here.
+ * `known.nodeSha256`: the node binary's digest when the caller has just computed it.
  */
-export async function measureNode(ssfVersion: string): Promise<NodeMeasurement> {
+export async function measureNode(ssfVersion: string, known: { nodeSha256?: string } = {}): Promise<NodeMeasurement> {
   const mid = sha256Hex(Buffer.from(machineId()));
   const code = ssfCodeDir();
   const tree = await hashTree(code);
@@ -48,7 +49,7 @@ export async function measureNode(ssfVersion: string): Promise<NodeMeasurement> 
     machineIdSha256: mid,
     hostname: hostname(),
     kernel: { release: release(), version: osVersion(), arch: arch() },
-    node: { path: process.execPath, version: process.version, sha256: sha256File(process.execPath) },
+    node: { path: process.execPath, version: process.version, sha256: known.nodeSha256 ?? sha256File(process.execPath) },
     ssf: { version: ssfVersion, path: code, treeDigest: tree.digest, files: tree.files },
     sandbox: { backend: sb.backend, ...(sb.version ? { version: sb.version } : {}), ...(sb.reason ? { reason: sb.reason } : {}) },
   };

@@ -224,7 +224,8 @@ class RunContext {
 
   /** Node attestation: measure this host and sign it before any task is placed here. */
   async attestNode(): Promise<void> {
-    const m = await measureNode(SSF_VERSION);
+    const nodeTool = [...this.tools.values()].find((t) => t.spec.path === process.execPath);
+    const m = await measureNode(SSF_VERSION, nodeTool ? { nodeSha256: hexOf(nodeTool.digest) } : {});
     const st = nodeStatement(m);
     const identity = await this.f.issueIdentity(['node', m.nodeId]);
     const [res] = this.f.attest([{ statement: st, identity }]);

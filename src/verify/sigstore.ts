@@ -1,7 +1,24 @@
-import { bundleFromJSON } from '@sigstore/bundle';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
+import { createRequire } from 'node:module';
+import type { Verifier } from '@sigstore/verify';
 import { SsfError } from '../core/index.js';
+
+// Loaded on first use: the Sigstore libraries cost ~100-250 ms to load and only the demo,
+// tests and benchmarks need them, not every `ssf` command.
+const require = createRequire(import.meta.url);
+type Libs = {
+  bundle: typeof import('@sigstore/bundle');
+  specs: typeof import('@sigstore/protobuf-specs');
+  verify: typeof import('@sigstore/verify');
+};
+let libs: Libs | undefined;
+function sigstore(): Libs {
+  libs ??= {
+    bundle: require('@sigstore/bundle') as Libs['bundle'],
+    specs: require('@sigstore/protobuf-specs') as Libs['specs'],
+    verify: require('@sigstore/verify') as Libs['verify'],
+  };
+  return libs;
+}
 
 /**
  * Verification by the independent Sigstore library, used to prove interoperability and as the
@@ -11,14 +28,16 @@ import { SsfError } from '../core/index.js';
 export class SigstoreJsVerifier {
   private readonly verifier: Verifier;
   constructor(trustedRootJson: unknown) {
-    const tm = toTrustMaterial(TrustedRoot.fromJSON(trustedRootJson));
-    this.verifier = new Verifier(tm, { tlogThreshold: 1, ctlogThreshold: 0, timestampThreshold: 1 });
+    const { specs, verify } = sigstore();
+    const tm = verify.toTrustMaterial(specs.TrustedRoot.fromJSON(trustedRootJson));
+    this.verifier = new verify.Verifier(tm, { tlogThreshold: 1, ctlogThreshold: 0, timestampThreshold: 1 });
   }
 
   /** Throws SsfError('DSSE_SIGNATURE'…) with the library's reason when verification fails. */
   verify(bundleJson: unknown, identity?: string): { identity?: string } {
     try {
-      const entity = toSignedEntity(bundleFromJSON(bundleJson));
+      const { bundle, verify } = sigstore();
+      const entity = verify.toSignedEntity(bundle.bundleFromJSON(bundleJson));
       const signer = this.verifier.verify(entity, identity ? { subjectAlternativeName: identity } : undefined);
       const san = signer.identity?.subjectAlternativeName;
       return san ? { identity: san } : {};
