@@ -107,9 +107,10 @@ export async function hashTree(dir: string, opts: HashTreeOptions = {}): Promise
   } catch (e) {
     job.fail(e instanceof SsfError ? e : new SsfError('IO_FAILED', `cannot walk ${dir}: ${String(e)}`, { cause: e }));
   }
+  // Sorting needs only the paths, so it runs while the workers are still hashing.
+  if (!job.isFailed) entries.sort(surrogates ? compareUtf8 : compareUtf16);
   await job.result;
 
-  entries.sort(surrogates ? compareUtf8 : compareUtf16);
   let files = 0;
   let bytes = 0;
   for (const e of entries) {
@@ -292,6 +293,9 @@ class Job {
   private dispatched = false;
   get usesWorkers(): boolean {
     return this.dispatched;
+  }
+  get isFailed(): boolean {
+    return this.failed;
   }
   private walked = false;
   private failed = false;
