@@ -203,6 +203,22 @@ test('refuses names the manifest cannot carry and entries that are not files, sy
   }
 });
 
+test('a file that cannot be opened fails the whole call, from a worker or inline', async (t) => {
+  const root = tempDir(t);
+  t.after(() => execFileSync('rm', ['-rf', root]));
+  for (let i = 0; i < 600; i++) writeFileSync(join(root, `f${i}`), `${i}`);
+  // A directory whose path fits in PATH_MAX holding a name that makes the full path too long:
+  // the walk lists it, but opening the file fails with ENAMETOOLONG.
+  const deep = join(root, ...Array.from({ length: 20 }, (_, i) => `${i}`.padEnd(200, 'd')));
+  mkdirSync(deep, { recursive: true });
+  execFileSync('sh', ['-c', 'cd "$1" && : > "$2"', 'sh', deep, 'x'.repeat(250)]);
+  await rejectsCode(hashTree(root, { workers: 2 }), 'IO_FAILED');
+  await rejectsCode(hashTree(root, { workers: 0 }), 'IO_FAILED');
+  // The pool is still usable afterwards.
+  execFileSync('rm', ['-rf', join(root, '0'.padEnd(200, 'd'))]);
+  assert.equal((await hashTree(root, { workers: 2 })).files, 600);
+});
+
 test('a missing root, or a root that is a file, is refused', async (t) => {
   const root = tempDir(t);
   await rejectsCode(hashTree(join(root, 'nope')), 'FILE_NOT_FOUND');

@@ -84,6 +84,7 @@ export async function hashTree(dir: string, opts: HashTreeOptions = {}): Promise
       if (job.usesWorkers && performance.now() - lastYield > YIELD_MS) {
         await new Promise<void>((r) => setImmediate(r));
         lastYield = performance.now();
+        if (job.isFailed) break;
       }
       const abs = rel === '' ? root : `${root}/${rel}`;
       for (const d of readDir(abs)) {
@@ -309,6 +310,9 @@ class Job {
       this.resolve = res;
       this.reject = rej;
     });
+    // A worker may fail while the walk is still yielding, before anyone awaits `result`:
+    // mark it handled so Node does not treat it as an unhandled rejection (hashTree awaits it).
+    this.result.catch(() => undefined);
   }
 
   add(e: TreeEntry): void {
