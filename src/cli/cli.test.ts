@@ -17,6 +17,7 @@ const PASS = 'correct horse battery staple';
 function ssf(args: string[], env: Record<string, string> = {}): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [bin, ...args], {
     cwd: work,
+    // No NODE_EXTRA_CA_CERTS: the demo's package fetch must trust what npm's own cafile trusts.
     env: { PATH: process.env.PATH ?? '', HOME: work, SSF_ROOT_PASSPHRASE: PASS, ...env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -171,7 +172,9 @@ test('log witness: first, advanced, then rollback and split view are refused', (
 test('ssf demo runs the main job and passes', () => {
   const r = ssf(['demo']);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /@sigstore\/verify with trusted_root.json: OK/);
+  assert.match(r.out, /@sigstore\/verify accepts the provenance bundle/);
+  assert.match(r.out, /verified hello-service\.tgz .* chain checkout → deps → build → test → package → image → publish/);
+  assert.match(r.out, /a tampered copy of hello-service\.tgz is rejected: SUBJECT_MISMATCH/);
   assert.match(r.out, /demo passed/);
 });
 

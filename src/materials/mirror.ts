@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, existsSync, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SsfError } from '../core/index.js';
+import { registryFetch } from './https-fetch.js';
 import { bucketLine, bucketPath, contentPath, CORGI_ACCEPT, httpEntry, tmpDir, type IndexEntry } from './cacache.js';
 import { npmRegistry, tarballPath, type LockedPackage } from './lockfile.js';
 import { IntegrityChecker, parseIntegrity, sriOf, type Integrity, type SriHash } from './sri.js';
@@ -72,7 +73,7 @@ export class NpmMirror {
   async ensure(pkgs: LockedPackage[], opts: { fetch?: typeof fetch; concurrency?: number; offline?: boolean } = {}): Promise<MirrorStats> {
     const concurrency = opts.concurrency ?? 16;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new SsfError('USAGE', `mirror concurrency must be a positive integer, not ${concurrency}`);
-    const doFetch = opts.fetch ?? globalThis.fetch;
+    const doFetch = opts.fetch ?? registryFetch();
     const wants = distinct(pkgs, this.dir);
     const missing = wants.filter((w) => !existsSync(w.target));
     const stats: MirrorStats = { packages: wants.length, fetched: 0, cached: wants.length - missing.length, bytesFetched: 0 };
@@ -118,7 +119,7 @@ export class NpmMirror {
       try {
         res = await doFetch(pkg.resolved, { redirect: 'follow' });
       } catch (e) {
-        lastError = new SsfError('FETCH_FAILED', `${id}: GET ${pkg.resolved} failed: ${(e as Error).message}`, { cause: e });
+        lastError = new SsfError('FETCH_FAILED', `${id}: GET ${pkg.resolved} failed: ${transportReason(e)}`, { cause: e });
         continue;
       }
       if (!res.ok || !res.body) {
@@ -357,4 +358,13 @@ export function npmCiArgs(opts: { cache?: string; registry?: string } = {}): str
     '--registry',
     `${registry}/`,
   ];
+}
+
+/** fetch's own message is only "fetch failed"; the reason is in the cause. TLS trust problems get a hint. */
+function transportReason(e: unknown): string {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code ?? '';
+  const text = cause?.message ?? (e as Error).message;
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return `${text} (${code}); if this network needs a CA bundle, set NODE_EXTRA_CA_CERTS to it`;
+  return code ? `${text} (${code})` : text;
 }
