@@ -177,8 +177,16 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
     });
     let ready = false;
     let stderrTail = Buffer.alloc(0);
+    let writeError: { file: string; error: Error } | undefined;
     const tee = (stream: 'stdout' | 'stderr', fd: number) => (chunk: Buffer): void => {
-      writeSync(fd, chunk);
+      if (!writeError) {
+        try {
+          writeSync(fd, chunk);
+        } catch (e) {
+          // Keep draining the pipe (a blocked task would hang); report after the task ends.
+          writeError = { file: stream === 'stdout' ? spec.stdoutFile : spec.stderrFile, error: e as Error };
+        }
+      }
       if (stream === 'stderr' && !ready) stderrTail = Buffer.concat([stderrTail, chunk]).subarray(-STDERR_TAIL);
       spec.onOutput?.(chunk, stream);
     };
@@ -190,7 +198,10 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
     });
     readyPipe?.on('error', () => undefined);
 
-    const closed = once(child, 'close').then(() => true);
+    const closed = once(child, 'close').then(
+      () => true,
+      () => false,
+    );
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', reject);
@@ -223,6 +234,9 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
     if (!ready && !timedOut) {
       const why = stderrTail.toString('utf8').trim().split('\n').slice(-3).join(' | ') || (status.signal ? `killed by ${status.signal}` : `exit ${status.code}`);
       throw new SsfError('SANDBOX_FAILED', `the ${backend} sandbox could not be set up: ${why}`);
+    }
+    if (writeError) {
+      throw new SsfError('IO_FAILED', `cannot write the task's output to ${writeError.file}: ${writeError.error.message}`, { cause: writeError.error });
     }
     return {
       exitCode: status.code,

@@ -339,6 +339,19 @@ for (const backend of ['bubblewrap', 'unshare'] as const) {
   });
 }
 
+describe('output files', () => {
+  test('an output file that cannot be written is IO_FAILED after the task, not a crash', async () => {
+    await rejectsCode(
+      runSandboxed({ command: ['/bin/sh', '-c', 'echo lots of output'], cwd: '/', mounts: [], env: {}, network: 'none', timeoutMs: 10_000, memoryBytes: 64 << 20,
+        stdoutFile: '/dev/full', stderrFile: '/dev/null', backend: 'none', allowInsecure: true }),
+      'IO_FAILED',
+    );
+  });
+  test('an output file in a missing directory is IO_FAILED before the task starts', async () => {
+    await rejectsCode(run('none', ['/usr/bin/true'], { allowInsecure: true, stdoutFile: join(dir, 'missing', 'out') }), 'IO_FAILED');
+  });
+});
+
 describe('insecure backend none', () => {
   test('is refused without allowInsecure', async () => {
     await rejectsCode(run('none', ['/usr/bin/true']), 'SANDBOX_UNAVAILABLE');
