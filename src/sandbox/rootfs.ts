@@ -1,4 +1,5 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SsfError } from '../core/index.js';
@@ -54,36 +55,74 @@ function buildSkeleton(skel: string): void {
   ['stdin', 'stdout', 'stderr'].forEach((name, fd) => symlinkSync(`/proc/self/fd/${fd}`, join(skel, 'dev', name)));
 }
 
+function buildStage(dir: string): void {
+  const etc = join(dir, 'etc');
+  mkdirSync(etc, { mode: 0o755 });
+  for (const [name, text] of Object.entries(SYNTHETIC_ETC)) writeFileSync(join(etc, name), text, { mode: 0o644 });
+  // Mount point for the certificates, so nothing is ever created inside a read-only bind.
+  mkdirSync(join(etc, 'ssl', 'certs'), { recursive: true, mode: 0o755 });
+  mkdirSync(join(dir, 'root'), { mode: 0o755 });
+  mkdirSync(join(dir, 'skeleton'), { mode: 0o755 });
+  buildSkeleton(join(dir, 'skeleton'));
+}
+
+function stageAt(dir: string): Stage {
+  return { etcDir: join(dir, 'etc'), rootMountpoint: join(dir, 'root'), skeleton: join(dir, 'skeleton') };
+}
+
 /**
- * Returns the host-side material for sandbox roots, created once per process in a private
- * mkdtemp directory (so no other user can plant content in it) and removed when the process exits.
+ * A stage directory may be used only if it is ours and private: a real directory (not a symlink)
+ * owned by this uid with no group/other access, so no other user can have planted or changed its
+ * content, and complete.
+ */
+function usable(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    const uid = process.getuid?.() ?? -1;
+    return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0 && existsSync(join(dir, 'etc', 'passwd')) && existsSync(join(dir, 'skeleton', '.oldroot'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Returns the host-side material for sandbox roots. It lives in one private directory per uid and
+ * content version (`<tmpdir>/ssf-sandbox-<uid>-<digest>`), built in a mkdtemp directory and renamed
+ * into place, and is shared by all ssf processes and never removed (so a killed ssf leaves nothing
+ * new behind). If that name is taken by something unusable, a per-process directory is used and
+ * removed at exit.
  */
 export function sandboxStage(): Stage {
-  if (stage !== undefined && [stage.etcDir, stage.rootMountpoint, stage.skeleton].every((p) => existsSync(p)) && existsSync(join(stage.etcDir, 'passwd'))) return stage;
+  if (stage !== undefined && existsSync(join(stage.etcDir, 'passwd')) && existsSync(join(stage.skeleton, '.oldroot'))) return stage;
+  const version = createHash('sha256').update(JSON.stringify({ v: 1, SYNTHETIC_ETC, ROOT_SYMLINKS, DEVICES })).digest('hex').slice(0, 12);
+  const shared = join(tmpdir(), `ssf-sandbox-${process.getuid?.() ?? 'u'}-${version}`);
+  if (usable(shared)) return (stage = stageAt(shared));
+  let dir: string;
   try {
-    const dir = mkdtempSync(join(tmpdir(), 'ssf-sandbox-'));
-    const etcDir = join(dir, 'etc');
-    mkdirSync(etcDir, { mode: 0o755 });
-    for (const [name, text] of Object.entries(SYNTHETIC_ETC)) writeFileSync(join(etcDir, name), text, { mode: 0o644 });
-    // Mount point for the certificates, so nothing is ever created inside a read-only bind.
-    mkdirSync(join(etcDir, 'ssl', 'certs'), { recursive: true, mode: 0o755 });
-    const rootMountpoint = join(dir, 'root');
-    mkdirSync(rootMountpoint, { mode: 0o755 });
-    const skeleton = join(dir, 'skeleton');
-    mkdirSync(skeleton, { mode: 0o755 });
-    buildSkeleton(skeleton);
-    stage = { etcDir, rootMountpoint, skeleton };
-    process.once('exit', () => {
-      try {
-        rmSync(dir, { recursive: true, force: true });
-      } catch {
-        // best effort: a leftover directory holds only public, synthetic files
-      }
-    });
-    return stage;
+    dir = mkdtempSync(join(tmpdir(), 'ssf-sandbox-'));
+    buildStage(dir);
   } catch (e) {
     throw new SsfError('SANDBOX_FAILED', `cannot create the sandbox root material under ${tmpdir()}: ${(e as Error).message}`, { cause: e });
   }
+  try {
+    renameSync(dir, shared);
+    return (stage = stageAt(shared));
+  } catch {
+    // Another process won the race (then its directory is complete), or the name is taken.
+    if (usable(shared)) {
+      rmSync(dir, { recursive: true, force: true });
+      return (stage = stageAt(shared));
+    }
+  }
+  const own = dir;
+  process.once('exit', () => {
+    try {
+      rmSync(own, { recursive: true, force: true });
+    } catch {
+      // best effort: the directory holds only public, synthetic files
+    }
+  });
+  return (stage = stageAt(own));
 }
 
 /** Whether the host certificate directory exists and is a real directory. */
