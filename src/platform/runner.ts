@@ -263,7 +263,8 @@ class RunContext {
     const started = this.f.clock.now();
     this.runner.runs.taskStarted(this.runId, task.name, started);
     this.emit({ type: 'task-start', runId: this.runId, task: task.name, kind: task.kind });
-    const identityName = taskIdentity(this.f.trustDomain, this.runId, task.name);
+    const nodeId = this.nodeBundle?.nodeId ?? 'unattested';
+    const identityName = taskIdentity(this.f.trustDomain, this.runId, task.name, nodeId);
     let identity: WorkloadIdentity | undefined;
     let status: TaskStatus = 'failed';
     let exitCode: number | null = null;
@@ -279,7 +280,7 @@ class RunContext {
     try {
       inputs = await this.checkInputs(task);
       for (const [name, t] of inputs) materials.push({ name: `workspace/${name}`, digest: { sha256: hexOf(t.digest) } });
-      identity = await this.f.issueIdentity(['run', this.runId, 'task', task.name]);
+      identity = await this.f.issueIdentity(['run', this.runId, 'task', task.name, 'node', nodeId]);
       const r = await this.execute(task, inputs, materials, byproducts, environment);
       command = r.command;
       exitCode = r.exitCode;

@@ -13,9 +13,9 @@ export const SIGSTORE_BUNDLE_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v
 
 const BUILDER_PATH = /^spiffe:\/\/([a-z0-9._-]+)\/factory\/builder$/;
 
-/** The SPIFFE ID a task of a run signs with. */
-export function taskIdentity(trustDomain: string, runId: string, task: string): string {
-  return `spiffe://${trustDomain}/run/${runId}/task/${task}`;
+/** The SPIFFE ID a task of a run signs with: bound to the run, the task and the node it ran on. */
+export function taskIdentity(trustDomain: string, runId: string, task: string, nodeId: string): string {
+  return `spiffe://${trustDomain}/run/${runId}/task/${task}/node/${nodeId}`;
 }
 
 /** The SPIFFE ID of the factory's builder, which signs run provenance. */
@@ -91,12 +91,15 @@ export function verifyProvenanceChain(verifier: BundleVerifier, provenanceBundle
       const v = verifier.verify(embeddedBundle(bp, `byproduct ${name}`));
       if (!v.signer.identity?.startsWith(`spiffe://${trustDomain}/node/`)) fail(`node attestation is signed by ${v.signer.identity ?? 'a key'}, not a node identity of ${trustDomain}`);
       if (v.statement.predicateType !== SSF_NODE_PREDICATE) fail(`byproduct ${name} is not a node attestation`);
+      if (v.signer.identity !== `spiffe://${trustDomain}/${name}`) fail(`node attestation ${name} is signed by ${v.signer.identity}`);
       node = { identity: v.signer.identity, logIndex: v.logIndex, measurement: v.statement.predicate };
       continue;
     }
     if (!name.startsWith('task/')) continue;
     const taskName = name.slice('task/'.length);
-    const expected = taskIdentity(trustDomain, runId, taskName);
+    if (!node) fail(`task ${taskName} comes before any node attestation in the provenance`);
+    const nodeId = node.identity.slice(`spiffe://${trustDomain}/node/`.length);
+    const expected = taskIdentity(trustDomain, runId, taskName, nodeId);
     const v = verifier.verify(embeddedBundle(bp, `byproduct ${name}`), { identity: expected });
     if (v.statement.predicateType !== INTOTO_LINK_V03) fail(`task ${taskName}: statement is ${v.statement.predicateType}, not an in-toto link`);
     const link = parseLink(v.statement.predicate);
