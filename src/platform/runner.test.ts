@@ -15,6 +15,7 @@ import { SigstoreJsVerifier, verifyProvenanceChain } from '../verify/index.js';
 import { hashTree } from '../observer/index.js';
 import { FakeRegistry, lockfileFor, makeTarball } from '../materials/fixtures.js';
 import { Runner, type RunEvent } from './index.js';
+import type { Statement } from '../attest/index.js';
 import { signPipeline } from './pipeline-sign.js';
 import { loadPipeline } from '../pipeline/index.js';
 
@@ -125,6 +126,11 @@ describe('a successful run', () => {
     assert.ok(runner.runs.tasks(out.runId).every((t) => t.status === 'succeeded' && t.log_index !== null));
     assert.ok(runner.repository.index().some((d) => d.annotations?.['org.opencontainers.image.ref.name']?.endsWith(`:${out.runId}`)));
     assert.equal(runner.repository.referrers(runner.repository.index().find((d) => d.annotations?.['org.opencontainers.image.ref.name']?.endsWith(`:${out.runId}`))?.digest ?? '').length, 1);
+    // The same provenance re-signed by a task identity (as a build step would, had it a key) is refused.
+    const st = JSON.parse(Buffer.from((bundle as { dsseEnvelope: { payload: string } }).dsseEnvelope.payload, 'base64').toString()) as Statement;
+    const imposter = await f.issueIdentity(['run', out.runId, 'task', 'build', 'node', 'x']);
+    const [forged] = f.attest([{ statement: st, identity: imposter }]);
+    assert.throws(() => verifyProvenanceChain(f.verifier(), forged?.bundle, { algorithm: 'sha256', hex: art.digest.slice(7) }), { code: 'PROVENANCE_INVALID' });
     // Not the artifact: refused.
     assert.throws(() => verifyProvenanceChain(f.verifier(), bundle, { algorithm: 'sha256', hex: sha256Hex('other') }), { code: 'SUBJECT_MISMATCH' });
   });
