@@ -169,6 +169,14 @@ test('log witness: first, advanced, then rollback and split view are refused', (
   assertFails(ssf(['log', 'witness', '--dir', dir, '--state', state, '--checkpoint', 'forged.txt']), 'TLOG_CHECKPOINT');
 });
 
+test('ssf attest refuses the identity paths reserved for the factory, so it cannot forge a build', () => {
+  for (const id of ['factory/builder', 'run/x/task/publish/node/y', 'node/abc', 'operator/pipeline-signer']) {
+    const r = ssf(['attest', '--predicate-type', 'slsa-provenance', '--predicate', 'missing.json', '--subject', 'missing.txt', '--identity', id]);
+    assert.equal(r.code, 2, `${id}: ${r.err}`);
+    assert.match(r.err, /^ssf: error\[USAGE\]: --identity .* reserved/);
+  }
+});
+
 test('ssf demo runs the main job and passes', () => {
   const r = ssf(['demo']);
   assert.equal(r.code, 0, r.err);

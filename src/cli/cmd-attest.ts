@@ -29,7 +29,8 @@ Options:
   --predicate FILE     JSON predicate (validated for the known types)
   --subject FILE       artifact to attest (repeatable)
   --bundle OUT         where to write the bundle
-  --identity PATH      SPIFFE path of the signing identity (default: cli/attest)
+  --identity PATH      SPIFFE path of the signing identity (default: cli/attest);
+                       factory/, run/, node/ and operator/ are reserved
   --minutes N          identity validity in minutes (default: the factory's)
   --dir D              factory data directory
   -h, --help           show this help`,
@@ -43,6 +44,10 @@ Options:
     dir: { type: 'string' },
   },
   async run(a, io) {
+    const identityPath = (str(a, 'identity') ?? 'cli/attest').split('/').filter((s) => s !== '');
+    if ((Factory.RESERVED_PATHS as readonly string[]).includes(identityPath[0] ?? '')) {
+      throw new SsfError('USAGE', `--identity ${identityPath.join('/')}: paths under ${Factory.RESERVED_PATHS.map((p) => `${p}/`).join(', ')} are reserved for the factory's own identities (builder, run tasks, nodes, pipeline signer)`);
+    }
     const typeArg = need(a, 'predicate-type', 'attest');
     const predicateType = PREDICATE_ALIASES[typeArg] ?? typeArg;
     if (!/^[a-z][a-z0-9+.-]*:\/\/[^\s]+$/i.test(predicateType)) {
@@ -56,7 +61,6 @@ Options:
     // Check where the bundle goes before anything is signed and logged (the log is append-only).
     if (existsSync(out) && statSync(out).isDirectory()) throw new SsfError('USAGE', `--bundle ${out} is a directory; give a file path`);
     if (!existsSync(dirname(resolve(out)))) throw new SsfError('FILE_NOT_FOUND', `the directory of --bundle ${out} does not exist`);
-    const identityPath = (str(a, 'identity') ?? 'cli/attest').split('/').filter((s) => s !== '');
     const minutes = int(a, 'minutes');
     const statement = makeStatement(subjects.map((f) => ({ name: basename(f), digest: { sha256: sha256File(f) } })), predicateType, predicate as Record<string, unknown>);
     const factory = Factory.open(resolveDataDir(str(a, 'dir'), io.env));

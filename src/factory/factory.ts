@@ -101,6 +101,13 @@ export class Factory {
     return this.config.trustDomain;
   }
 
+  /**
+   * SPIFFE path prefixes the factory issues for itself; a verifier trusts them to mean "the
+   * factory's builder", "a task of a run", "a measured node", "the pipeline signer". Only the
+   * factory's own code may issue them (`reserved: true`); `ssf attest` cannot.
+   */
+  static readonly RESERVED_PATHS = ['factory', 'run', 'node', 'operator'] as const;
+
   /** Issues a short-lived identity `spiffe://<td>/<path…>`; its key stays in this process. */
   issueIdentity(path: readonly string[], minutes?: number): Promise<WorkloadIdentity> {
     this.refresh();
@@ -167,7 +174,9 @@ export class Factory {
       });
     });
     try {
-      return run();
+      // IMMEDIATE: take the write lock up front, so a concurrent run waits (busy_timeout)
+      // instead of failing on a read-to-write lock upgrade.
+      return run.immediate();
     } catch (e) {
       if (e instanceof SsfError) throw e;
       throw new SsfError('STORE_FAILED', `cannot log and store evidence: ${(e as Error).message}`, { cause: e });

@@ -9,7 +9,7 @@ import type { WorkloadIdentity } from '../trust/index.js';
 import { SIGSTORE_BUNDLE_MEDIA_TYPE, SSF_BUILD_TYPE, taskIdentity } from '../verify/index.js';
 import type { Factory } from '../factory/index.js';
 import {
-  loadPipeline, planRun, resolveParams, substitute, type LoadedPipeline, type PipelineDefinition, type TaskDef, type ToolSpec,
+  lintPipeline, loadPipeline, planRun, resolveParams, substitute, type LoadedPipeline, type PipelineDefinition, type TaskDef, type ToolSpec,
 } from '../pipeline/index.js';
 import { detectSandbox, prepareWorkspaceDir, runSandboxed, type IsolationReport, type Mount, type SandboxResult } from '../sandbox/index.js';
 import { NPM_SANDBOX_CACHE, NpmMirror, checkoutSource, npmCiArgs, npmRegistry, parseNpmLockfile, type LockedPackage, type SourceResult } from '../materials/index.js';
@@ -141,6 +141,13 @@ export class Runner {
     const emit = opts.onEvent ?? ((): void => undefined);
     // ---- Gate A: definition, parameters, tools, signature, sandbox. Nothing runs if these fail.
     const loaded = loadPipeline(opts.file);
+    // Error-level lint findings (a hard-coded credential would otherwise end up in the
+    // append-only log; two tasks writing one workspace at once) stop the run here.
+    const lintErrors = lintPipeline(loaded.bytes, loaded.file).filter((x) => x.severity === 'error' && x.rule !== 'unpinned-tool');
+    const firstLint = lintErrors[0];
+    if (firstLint) {
+      throw new SsfError('PIPELINE_LINT', `${firstLint.file}:${firstLint.line}:${firstLint.column}: ${firstLint.rule}: ${firstLint.message}${lintErrors.length > 1 ? ` (and ${lintErrors.length - 1} more; run \`ssf lint\`)` : ''}`);
+    }
     const params = resolveParams(loaded.def, { ...(opts.params ?? {}) });
     const def = substitute(loaded.def, params);
     const plan = planRun(def);
