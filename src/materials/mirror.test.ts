@@ -163,6 +163,22 @@ test('runCache chowns what it creates for the sandbox user, never the mirror\'s 
   for (const f of index) assert.equal(statSync(join(dest, '_cacache', 'index-v5', f)).uid, 65534);
 });
 
+test('a lockfile entry cannot borrow another package\'s cached tarball by naming its integrity', async () => {
+  const m = new NpmMirror(join(tmp, 'borrow'));
+  await m.ensure(pkgs([a]));
+  // "beta" pinned to alpha's bytes: the content is in the mirror, but was never verified as beta's tarball.
+  const borrowed = pkgs([{ ...b, integrity: a.integrity }]);
+  await rejectsCode(m.ensure(borrowed), 'INTEGRITY_MISMATCH');
+  await rejectsCode(m.ensure(borrowed, { offline: true }), 'FETCH_FAILED');
+  // Identical content legitimately published under a second name is fetched once from that URL and then reused.
+  const twin = await makeTarball('alpha-twin', '1.0.0');
+  reg.files.set(`/alpha-twin/-/alpha-twin-1.0.0.tgz`, a.bytes);
+  const ok = pkgs([{ ...twin, integrity: a.integrity }]);
+  const first = await m.ensure(ok);
+  assert.equal(first.fetched, 1);
+  assert.equal((await m.ensure(ok, { offline: true })).fetched, 0);
+});
+
 test('npmCiArgs: offline, no scripts, the given cache and registry', () => {
   const args = npmCiArgs({ cache: '/c', registry: 'https://r.example/npm/' });
   assert.equal(args[0], 'ci');

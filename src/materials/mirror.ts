@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants, existsSync, promises as fsp } from 'node:fs';
+import { constants, existsSync, readFileSync, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SsfError } from '../core/index.js';
 import { registryFetch } from './https-fetch.js';
@@ -49,6 +49,30 @@ export class NpmMirror {
     this.dir = dir;
   }
 
+  /** Where the URLs a content file was verified against are recorded (outside npm's layout). */
+  private sourcesPath(target: string): string {
+    return join(this.dir, 'ssf-sources', `${target.slice(target.indexOf('content-v2') + 'content-v2'.length + 1).replace(/\//g, '-')}.urls`);
+  }
+
+  private verifiedFrom(target: string): Set<string> {
+    try {
+      return new Set(readFileSync(this.sourcesPath(target), 'utf8').split('\n').filter((l) => l !== ''));
+    } catch {
+      return new Set();
+    }
+  }
+
+  private async recordSource(target: string, url: string): Promise<void> {
+    const urls = this.verifiedFrom(target);
+    if (urls.has(url)) return;
+    urls.add(url);
+    const p = this.sourcesPath(target);
+    await fsp.mkdir(dirname(p), { recursive: true });
+    const tmp = `${p}.${randomBytes(6).toString('hex')}`;
+    await fsp.writeFile(tmp, [...urls].sort().join('\n') + '\n');
+    await fsp.rename(tmp, p);
+  }
+
   /** The directory to give npm as `--cache` (it holds `_cacache`). */
   cacheDir(): string {
     return this.dir;
@@ -74,8 +98,10 @@ export class NpmMirror {
     const concurrency = opts.concurrency ?? 16;
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new SsfError('USAGE', `mirror concurrency must be a positive integer, not ${concurrency}`);
     const doFetch = opts.fetch ?? registryFetch();
-    const wants = distinct(pkgs, this.dir);
-    const missing = wants.filter((w) => !existsSync(w.target));
+    // Content is reused only for a URL it was verified against: a lockfile entry that names
+    // another package's integrity must not borrow that package's cached tarball.
+    const wants = distinct(pkgs, this.dir, true);
+    const missing = wants.filter((w) => !existsSync(w.target) || !this.verifiedFrom(w.target).has(w.pkg.resolved));
     const stats: MirrorStats = { packages: wants.length, fetched: 0, cached: wants.length - missing.length, bytesFetched: 0 };
     if (missing.length === 0) return stats;
     if (opts.offline) {
@@ -157,6 +183,7 @@ export class NpmMirror {
         await fsp.mkdir(dirname(w.target), { recursive: true });
         await fsp.rename(tmp, w.target);
         stored = true;
+        await this.recordSource(w.target, pkg.resolved);
         return size;
       } finally {
         if (!stored) {
@@ -287,14 +314,15 @@ function sriString(h: SriHash): string {
 }
 
 /** Groups packages by content digest; two entries pinning the same content share one download. */
-function distinct(pkgs: LockedPackage[], dir: string): Want[] {
+function distinct(pkgs: LockedPackage[], dir: string, perUrl = false): Want[] {
   const byTarget = new Map<string, Want>();
   for (const pkg of pkgs) {
     const integrity = parseIntegrity(pkg.integrity, `${pkg.path} (${pkg.name}@${pkg.version}) integrity`);
     const target = contentPath(dir, integrity.strongest);
-    const seen = byTarget.get(target);
+    const key = perUrl ? `${target}\n${pkg.resolved}` : target;
+    const seen = byTarget.get(key);
     if (!seen) {
-      byTarget.set(target, { integrity, pkg, target });
+      byTarget.set(key, { integrity, pkg, target });
       continue;
     }
     // Same content asked for twice: check every hash either entry names.
@@ -302,7 +330,7 @@ function distinct(pkgs: LockedPackage[], dir: string): Want[] {
     for (const h of integrity.hashes) {
       if (!hashes.some((x) => x.algorithm === h.algorithm && x.digest.equals(h.digest))) hashes.push(h);
     }
-    byTarget.set(target, { ...seen, integrity: { hashes, strongest: seen.integrity.strongest } });
+    byTarget.set(key, { ...seen, integrity: { hashes, strongest: seen.integrity.strongest } });
   }
   return [...byTarget.values()];
 }
