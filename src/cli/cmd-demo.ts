@@ -99,7 +99,7 @@ Options:
             step(`a tampered copy of ${first.name} is rejected: ${e.code}`);
           }
         }
-        step(`try: ssf runs --dir ${dataDir}; ssf show ${run.id} --dir ${dataDir}; ssf verify ${first?.digest ?? ''} --dir ${dataDir}`);
+        if (a.values.keep || str(a, 'dir')) step(`try: ssf runs --dir ${dataDir}; ssf show ${run.id} --dir ${dataDir}; ssf verify ${first?.digest ?? ''} --dir ${dataDir}`);
       } finally {
         f2.close();
       }

@@ -1,5 +1,5 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { SsfError } from '../core/index.js';
 import { Factory, resolveDataDir } from '../factory/index.js';
 import { Runner, type RunEvent, type RunOutcome } from '../platform/index.js';
@@ -37,7 +37,7 @@ function reporter(io: Io, mode: 'tty' | 'plain' | 'json', showLogs: boolean): { 
     }
     switch (e.type) {
       case 'run-start':
-        io.out(`run ${e.runId}: pipeline ${e.pipeline}, ${e.tasks.length} tasks`);
+        io.out(`run ${e.runId}: pipeline ${e.pipeline}, ${e.tasks.length} task${e.tasks.length === 1 ? '' : 's'}`);
         break;
       case 'task-start':
         current = { name: e.task, kind: e.kind, t0: Date.now() };
@@ -141,7 +141,7 @@ evidence is still signed and stored; nothing is published), 2 on usage errors.`,
       io.out(`  verify:     ssf verify ${outcome.artifacts[0]?.digest ?? 'ARTIFACT'}`);
     }
     if (outcome.error) {
-      if (mode !== 'json') io.out(`run ${outcome.runId} failed; \`ssf show ${outcome.runId}\` for details`);
+      if (mode !== 'json') io.out(`run ${outcome.runId} failed; \`ssf show ${outcome.runId}${str(a, 'dir') ? ` --dir ${str(a, 'dir')}` : ''}\` for details`);
       throw outcome.error;
     }
     return 0;
@@ -200,14 +200,16 @@ digest, each task's status, duration, exit status and log index, the
 published artifacts and where the evidence is.
 
 Options:
-  --export DIR  copy the run's signed evidence (provenance, task and node
-                statements as Sigstore bundles) and the factory's
-                trusted_root.json and revocations.json into DIR, for
-                \`ssf verify --provenance\` on another machine
+  --export DIR  copy the run's published files, its signed evidence
+                (provenance, task and node statements as Sigstore bundles)
+                and the factory's trusted_root.json and revocations.json
+                into DIR (new or empty), for \`ssf verify --provenance\` on
+                another machine
+  --force       allow --export into a non-empty directory
   --json        machine-readable
   --dir D       factory data directory
   -h, --help    show this help`,
-  options: { json: { type: 'boolean' }, export: { type: 'string' }, dir: { type: 'string' } },
+  options: { json: { type: 'boolean' }, export: { type: 'string' }, force: { type: 'boolean' }, dir: { type: 'string' } },
   positionals: { min: 1, max: 1 },
   async run(a, io) {
     const f = Factory.open(resolveDataDir(str(a, 'dir'), io.env));
@@ -220,10 +222,21 @@ Options:
       const exportDir = str(a, 'export');
       if (exportDir) {
         const out = resolve(exportDir);
+        const data = resolve(f.layout.dir);
+        if (out === data || out.startsWith(data + sep)) throw new SsfError('PATH_ESCAPE', `--export ${exportDir} is inside the factory's data directory; export somewhere else`);
+        if (existsSync(out)) {
+          if (!statSync(out).isDirectory()) throw new SsfError('USAGE', `--export ${exportDir} exists and is not a directory`);
+          if (readdirSync(out).length > 0 && !a.values.force) throw new SsfError('USAGE', `--export ${exportDir} is not empty; use an empty or new directory, or --force to overwrite`);
+        }
         mkdirSync(out, { recursive: true });
         for (const n of existsSync(evidenceDir) ? readdirSync(evidenceDir) : []) if (n.endsWith('.json')) copyFileSync(join(evidenceDir, n), join(out, n));
         copyFileSync(f.layout.trustedRoot, join(out, 'trusted_root.json'));
         if (existsSync(f.layout.revocations)) copyFileSync(f.layout.revocations, join(out, 'revocations.json'));
+        // The published files themselves (images stay in the repository: an OCI layout).
+        for (const art of JSON.parse(run.artifacts) as { name: string; digest: string; type: string }[]) {
+          if (art.type === 'image' || !/^[A-Za-z0-9._-]+$/.test(art.name)) continue;
+          copyFileSync(join(f.layout.repository, 'blobs', 'sha256', art.digest.replace(/^sha256:/, '')), join(out, art.name));
+        }
       }
       if (a.values.json) {
         io.out(JSON.stringify({

@@ -49,7 +49,8 @@ Options:
   --dir D              factory data directory
   -h, --help           show this help
 
-Exit status: 0 verified; 1 with the reason on standard error otherwise.`,
+Exit status: 0 verified; 1 with the reason on standard error when verification
+fails; 2 on usage errors.`,
   options: { provenance: { type: 'string' }, 'trusted-root': { type: 'string' }, revocations: { type: 'string' }, json: { type: 'boolean' }, dir: { type: 'string' } },
   positionals: { min: 1, max: 1 },
   async run(a, io) {

@@ -110,6 +110,9 @@ describe('ssf run, runs, show, verify', () => {
     assert.equal(show.code, 0, show.err);
     assert.match(show.out, /build\s+run\s+succeeded/);
     assert.ok(existsSync(join(exportDir, 'provenance.sigstore.json')));
+    assert.equal(readFileSync(join(exportDir, 'out.txt'), 'utf8'), 'hello\n', 'the published file is exported too');
+    assert.match(ssf(['show', runId, '--dir', dir, '--export', exportDir]).err, /error\[USAGE\]: --export .* is not empty/);
+    assert.match(ssf(['show', runId, '--dir', dir, '--export', join(dir, 'runs')]).err, /error\[PATH_ESCAPE\]/);
     // The consumer: a directory with no factory, the artifact and the exported files.
     const consumer = join(tmp, 'consumer');
     mkdirSync(consumer);

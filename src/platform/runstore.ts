@@ -144,6 +144,7 @@ export class RunStore {
     if (!r) {
       const like = this.db.prepare('SELECT * FROM run WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2').all(`${runId.replace(/[%_]/g, '')}%`) as RunRow[];
       if (like.length === 1 && runId.length >= 4) return like[0] as RunRow;
+      if (like.length > 1 && runId.length >= 4) throw new SsfError('USAGE', `run id prefix ${JSON.stringify(runId)} is ambiguous; give more of the id (\`ssf runs\` lists them)`);
       throw new SsfError('RUN_NOT_FOUND', `no run ${JSON.stringify(runId)} in this factory; \`ssf runs\` lists them`);
     }
     return r;
