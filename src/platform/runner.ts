@@ -11,7 +11,7 @@ import type { Factory } from '../factory/index.js';
 import {
   lintPipeline, loadPipeline, planRun, resolveParams, substitute, type LoadedPipeline, type PipelineDefinition, type TaskDef, type ToolSpec,
 } from '../pipeline/index.js';
-import { detectSandbox, prepareWorkspaceDir, runSandboxed, type IsolationReport, type Mount, type SandboxResult } from '../sandbox/index.js';
+import { detectSandbox, prepareWorkspaceDir, runSandboxed, type Mount, type SandboxResult } from '../sandbox/index.js';
 import { NPM_SANDBOX_CACHE, NpmMirror, checkoutSource, npmCiArgs, npmRegistry, parseNpmLockfile, type LockedPackage, type SourceResult } from '../materials/index.js';
 import { diffTrees, hashTree, type TreeDigest } from '../observer/index.js';
 import { OciLayout, buildImage, deterministicTarGz, type Descriptor } from '../repository/index.js';
@@ -205,7 +205,6 @@ class RunContext {
   private packages: LockedPackage[] = [];
   private images = new Map<string, Descriptor>();
   private pending: { artifact: RunArtifact; manifest: Descriptor }[] = [];
-  private isolation?: IsolationReport;
 
   constructor(
     private readonly f: Factory,
@@ -298,7 +297,6 @@ class RunContext {
         byproducts.timedOut = r.result.timedOut;
         byproducts.oomKilled = r.result.oomKilled;
         environment.isolation = r.result.isolation;
-        this.isolation ??= r.result.isolation;
         for (const s of ['stdout', 'stderr'] as const) {
           const p = join(this.runDir, 'logs', `${task.name}.${s}`);
           if (existsSync(p)) subjects.push({ name: `log/${task.name}.${s}`, digest: { sha256: sha256File(p) } });
@@ -527,7 +525,8 @@ class RunContext {
       },
       internalParameters: {
         trustDomain: f.trustDomain,
-        sandbox: this.isolation ?? { backend: detectSandbox().backend },
+        // Each task's own isolation report (mounts, limits) is in its statement's environment.
+        sandbox: (({ backend, version }) => ({ backend, ...(version ? { version } : {}) }))(detectSandbox()),
         insecure: detectSandbox().backend === 'none',
       },
       resolvedDependencies: resolved,
