@@ -60,6 +60,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   const two = second !== undefined ? `${first} ${second}` : '';
   const cmd = COMMANDS.find((c) => c.name === two) ?? COMMANDS.find((c) => c.name === first);
   if (!cmd) {
+    const subs = COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) => `ssf ${c.name}`);
+    if (subs.length > 0) {
+      io.err(`ssf: error[USAGE]: ${JSON.stringify(first)} needs a subcommand: ${subs.join(', ')}`);
+      return 2;
+    }
     io.err(`ssf: error[USAGE]: unknown command ${JSON.stringify(first)}; run \`ssf --help\` for the list`);
     return 2;
   }
@@ -73,7 +78,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     return await cmd.run(args, io);
   } catch (e) {
     const err = toSsfError(e);
-    io.err(`ssf: error[${err.code}]: ${err.message.split('\n')[0]}`);
+    // One line, printable: a message may quote bytes from hostile input.
+    const line = (err.message.split('\n')[0] ?? '').replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, (c) => (c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)).slice(0, 2000);
+    io.err(`ssf: error[${err.code}]: ${line}`);
     if (io.env.SSF_DEBUG && err.cause) io.err(String((err.cause as Error).stack ?? err.cause));
     if (!isSsfError(e) && !io.env.SSF_DEBUG) io.err('  (unexpected failure; rerun with SSF_DEBUG=1 for details)');
     return err.code === 'USAGE' ? 2 : 1;

@@ -32,6 +32,9 @@ export async function pinTools(file: string): Promise<PinChange[]> {
     const name = String(item.get('name'));
     const spec = loaded.def.tools.find((t) => t.name === name);
     if (!spec) continue;
+    if (!/^\/usr\/[^\0]+$/.test(spec.path) || spec.path.split('/').includes('..')) {
+      throw new SsfError('PIPELINE_INVALID', `tool ${name}: ${spec.path} is not under /usr, the only host directory a sandbox sees; nothing was pinned`);
+    }
     let digest: string;
     try {
       digest = statSync(spec.path).isDirectory() ? (await hashTree(spec.path)).digest : `sha256:${sha256File(spec.path)}`;

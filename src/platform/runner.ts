@@ -159,8 +159,14 @@ export class Runner {
     if (sb.backend === 'none' && !opts.insecureNoSandbox) {
       throw new SsfError('SANDBOX_UNAVAILABLE', `no sandbox works on this host (${sb.reason ?? 'bubblewrap and unshare both failed'}); install bubblewrap, or pass --insecure-no-sandbox to run unisolated`);
     }
+    if (!def.tasks.some((t) => t.kind === 'publish')) {
+      throw new SsfError('PIPELINE_INVALID', `pipeline ${loaded.file} has no publish task, so a run could not publish anything or sign provenance; add one`);
+    }
     const tools = new Map<string, { spec: ToolSpec; digest: string }>();
     for (const t of def.tools) {
+      if (!/^\/usr\/[^\0]+$/.test(t.path) || t.path.split('/').includes('..')) {
+        throw new SsfError('PIPELINE_INVALID', `tool ${t.name}: ${t.path} is not under /usr, the only host directory a sandbox sees; install the tool there`);
+      }
       const actual = await toolDigest(t);
       if (actual !== t.digest) {
         throw new SsfError('TOOL_DIGEST_MISMATCH', `tool ${t.name} at ${t.path} is ${actual} but the pipeline pins ${t.digest}; run \`ssf pipeline pin ${loaded.file}\` if the new binary is trusted`);
