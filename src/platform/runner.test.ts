@@ -4,6 +4,7 @@
  * project and pipeline.
  */
 import { after, before, describe, test } from 'node:test';
+import { execFileSync, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -195,6 +196,44 @@ describe('a successful run', () => {
     assert.equal(out.status, 'failed');
     assert.equal(out.error?.code, 'INTEGRITY_MISMATCH');
     assert.equal(runner.runs.tasks(out.runId).find((t) => t.name === 'build')?.status, 'skipped');
+  });
+});
+
+describe('git sources', () => {
+  const gitEnv = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+  const git = (cwd: string, ...args: string[]): string => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, encoding: 'utf8', env: gitEnv }).trim();
+  const hasSshKeygen = spawnSync('ssh-keygen', ['-?']).error === undefined;
+
+  test('an exact, signed commit is checked out, verified against allowed signers and recorded in the provenance', { skip: hasSshKeygen ? false : 'ssh-keygen not installed' }, async () => {
+    const repo = join(tmp, 'git-repo');
+    mkdirSync(join(repo, 'src'), { recursive: true });
+    writeFileSync(join(repo, 'src', 'input.txt'), 'from git\n');
+    git(repo, 'init', '-q');
+    git(repo, 'add', '.');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'dev', '-f', join(tmp, 'git-key')]);
+    git(repo, '-c', 'gpg.format=ssh', '-c', `user.signingkey=${join(tmp, 'git-key')}`, 'commit', '-q', '-S', '-m', 'signed');
+    const commit = git(repo, 'rev-parse', 'HEAD');
+    writeFileSync(join(repo, 'src', 'input.txt'), 'unsigned change\n');
+    git(repo, 'commit', '-q', '-am', 'unsigned');
+    const unsigned = git(repo, 'rev-parse', 'HEAD');
+    const file = project('gitsrc', BUILD);
+    writeFileSync(join(tmp, 'gitsrc', 'allowed_signers'), `dev@example.com ${readFileSync(join(tmp, 'git-key.pub'), 'utf8')}`);
+    const yaml = readFileSync(file, 'utf8').replace('source: { path: . }', `source: { git: { url: "${repo}", commit: "${commit}" }, allowedSigners: allowed_signers }`);
+    writeFileSync(file, yaml);
+    const out = await runner.run({ file });
+    assert.equal(out.status, 'succeeded', out.error?.message);
+    const art = out.artifacts[0];
+    assert.equal(readFileSync(join(tmp, '.ssf', 'repository', 'blobs', 'sha256', art?.digest.slice(7) ?? '')).toString(), 'from git\nhello\n');
+    const rep = verifyProvenanceChain(f.verifier(), JSON.parse(readFileSync(out.provenancePath ?? '', 'utf8')) as unknown, { algorithm: 'sha256', hex: art?.digest.slice(7) ?? '' });
+    const source = rep.provenance.buildDefinition.resolvedDependencies?.find((d) => d.name === 'source');
+    assert.equal(source?.digest?.gitCommit, commit);
+    const checkout = rep.tasks.find((t) => t.name === 'checkout');
+    assert.equal((checkout?.link.byproducts.source as { signature?: { signer?: string } }).signature?.signer, 'dev@example.com');
+    // The next commit is not signed: the run fails at checkout and builds nothing.
+    writeFileSync(file, yaml.replace(commit, unsigned));
+    const bad = await runner.run({ file });
+    assert.equal(bad.error?.code, 'SOURCE_SIGNATURE');
+    assert.equal(runner.runs.tasks(bad.runId).find((t) => t.name === 'build')?.status, 'skipped');
   });
 });
 

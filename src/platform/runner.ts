@@ -382,6 +382,9 @@ class RunContext {
         const ws = rw[0] ?? '';
         const dest = this.wsDir(ws);
         const baseDir = dirname(this.loaded.file);
+        // The factory (root) writes the checkout; git refuses to work in a directory another
+        // user owns. The tree is handed to the sandbox user afterwards.
+        chownSync(dest, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
         const src = await checkoutSource({ ...spec, ...(spec.path ? { path: resolve(baseDir, spec.path) } : {}), ...(spec.allowedSigners ? { allowedSigners: resolve(baseDir, spec.allowedSigners) } : {}) }, dest, { baseDir, hashTree: async (d: string) => (await hashTree(d)).digest });
         chownTree(dest, 65534);
         this.source = src;
