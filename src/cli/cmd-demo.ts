@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,7 +88,7 @@ Options:
         const tgz = join(runsDir, run.id, 'evidence', 'tampered.tgz');
         const first = artifacts[0];
         if (first) {
-          const blob = readFileSync(join(f2.layout.repository, 'blobs', 'sha256', first.digest.replace(/^sha256:/, '')));
+          const blob = Buffer.from(runner.repository.readBlob(first.digest));
           blob[blob.length - 1] = (blob[blob.length - 1] ?? 0) ^ 1;
           writeFileSync(tgz, blob);
           try {

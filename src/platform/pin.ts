@@ -1,8 +1,20 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { SsfError, sha256File, writeFileAtomic } from '../core/index.js';
 import { hashTree } from '../observer/index.js';
-import { loadPipeline, parsePipeline } from '../pipeline/index.js';
+import { loadPipeline, parsePipeline, type ToolSpec } from '../pipeline/index.js';
+
+/**
+ * The digest a pin records for a tool: a file's SHA-256, or a directory's tree digest. Tools
+ * must live under /usr, the only host directory a sandbox sees.
+ */
+export async function toolDigest(t: ToolSpec): Promise<string> {
+  if (!/^\/usr\/[^\0]+$/.test(t.path) || t.path.split('/').includes('..')) {
+    throw new SsfError('PIPELINE_INVALID', `tool ${t.name}: ${t.path} is not under /usr, the only host directory a sandbox sees; install the tool there`);
+  }
+  if (!existsSync(t.path)) throw new SsfError('TOOL_DIGEST_MISMATCH', `tool ${t.name}: ${t.path} does not exist on this host`);
+  return statSync(t.path).isDirectory() ? (await hashTree(t.path)).digest : `sha256:${sha256File(t.path)}`;
+}
 
 /** One tool whose pin was checked. */
 export interface PinChange {
@@ -32,15 +44,7 @@ export async function pinTools(file: string): Promise<PinChange[]> {
     const name = String(item.get('name'));
     const spec = loaded.def.tools.find((t) => t.name === name);
     if (!spec) continue;
-    if (!/^\/usr\/[^\0]+$/.test(spec.path) || spec.path.split('/').includes('..')) {
-      throw new SsfError('PIPELINE_INVALID', `tool ${name}: ${spec.path} is not under /usr, the only host directory a sandbox sees; nothing was pinned`);
-    }
-    let digest: string;
-    try {
-      digest = statSync(spec.path).isDirectory() ? (await hashTree(spec.path)).digest : `sha256:${sha256File(spec.path)}`;
-    } catch {
-      throw new SsfError('FILE_NOT_FOUND', `tool ${name}: ${spec.path} does not exist on this host`);
-    }
+    const digest = await toolDigest(spec);
     const before = String(item.get('digest') ?? '');
     changes.push({ tool: name, path: spec.path, before, after: digest });
     if (before === digest) continue;

@@ -38,16 +38,14 @@ export async function signPipeline(f: Factory, p: LoadedPipeline): Promise<{ bun
 }
 
 /**
- * The newest valid signature of exactly these pipeline bytes by this factory's pipeline
- * signer, or undefined. Every candidate is fully verified (chain, log proof, revocation).
+ * The newest signature of exactly these pipeline bytes by this factory's pipeline signer, fully
+ * verified (chain, log proof, revocation; a failure is an error, never "unsigned"), or undefined.
  */
 export function findPipelineSignature(f: Factory, p: LoadedPipeline): PipelineSignature | undefined {
   const hex = p.digest.replace(/^sha256:/, '');
   const expected = signerIdentity(f);
-  const candidates = f.evidence.findBySubject('sha256', hex).filter((e) => e.predicateType === SSF_PIPELINE_PREDICATE && e.signer === expected);
-  for (const rec of candidates.reverse()) {
-    const v = f.verifier().verify(f.bundleOf(rec), { identity: expected, artifact: { algorithm: 'sha256', hex } });
-    return { identity: v.signer.identity ?? expected, logIndex: v.logIndex };
-  }
-  return undefined;
+  const newest = f.evidence.findBySubject('sha256', hex).filter((e) => e.predicateType === SSF_PIPELINE_PREDICATE && e.signer === expected).at(-1);
+  if (!newest) return undefined;
+  const v = f.verifier().verify(f.bundleOf(newest), { identity: expected, artifact: { algorithm: 'sha256', hex } });
+  return { identity: v.signer.identity ?? expected, logIndex: v.logIndex };
 }

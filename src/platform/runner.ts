@@ -1,7 +1,7 @@
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SsfError, decodeBase64, sha256File, toSsfError, writeFileAtomic } from '../core/index.js';
+import { SsfError, sha256File, toSsfError, writeFileAtomic } from '../core/index.js';
 import {
   INTOTO_LINK_V03, SLSA_PROVENANCE_V1, makeLink, makeProvenance, makeStatement, type ResourceDescriptor,
 } from '../attest/index.js';
@@ -12,11 +12,12 @@ import {
   lintPipeline, loadPipeline, planRun, resolveParams, substitute, type LoadedPipeline, type PipelineDefinition, type TaskDef, type ToolSpec,
 } from '../pipeline/index.js';
 import { detectSandbox, prepareWorkspaceDir, runSandboxed, type Mount, type SandboxResult } from '../sandbox/index.js';
-import { NPM_SANDBOX_CACHE, NpmMirror, checkoutSource, npmCiArgs, npmRegistry, parseNpmLockfile, type LockedPackage, type SourceResult } from '../materials/index.js';
+import { NPM_SANDBOX_CACHE, NpmMirror, checkoutSource, npmCiArgs, npmRegistry, parseIntegrity, parseNpmLockfile, type LockedPackage, type SourceResult } from '../materials/index.js';
 import { diffTrees, hashTree, type TreeDigest } from '../observer/index.js';
-import { OciLayout, buildImage, deterministicTarGz, type Descriptor } from '../repository/index.js';
+import { EMPTY_DIGEST, MEDIA_TYPE, OciLayout, buildImage, deterministicTarGz, type Descriptor } from '../repository/index.js';
 import { measureNode, nodeStatement } from './node.js';
 import { RunStore, type RunArtifact, type TaskStatus } from './runstore.js';
+import { toolDigest } from './pin.js';
 import { findPipelineSignature, type PipelineSignature } from './pipeline-sign.js';
 
 export const SSF_VERSION = '0.1.0';
@@ -94,25 +95,14 @@ function chownTree(dir: string, uid: number): void {
   }
 }
 
-/** Digest of a tool as pinned: a file's SHA-256, or a directory's tree digest. */
-async function toolDigest(t: ToolSpec): Promise<string> {
-  if (!existsSync(t.path)) throw new SsfError('TOOL_DIGEST_MISMATCH', `tool ${t.name}: ${t.path} does not exist on this host`);
-  return statSync(t.path).isDirectory() ? (await hashTree(t.path)).digest : `sha256:${sha256File(t.path)}`;
-}
-
 function hexOf(digest: string): string {
   return digest.replace(/^sha256:/, '');
 }
 
-function integrityHex(integrity: string): { alg: string; hex: string } | undefined {
-  const first = integrity.split(/\s+/)[0] ?? '';
-  const m = /^(sha512|sha384|sha256|sha1)-(.+)$/.exec(first);
-  if (!m) return undefined;
-  try {
-    return { alg: m[1] as string, hex: decodeBase64(m[2], 'integrity').toString('hex') };
-  } catch {
-    return undefined;
-  }
+/** The strongest hash of an SRI string, as an in-toto digest set entry. */
+function integrityDigest(integrity: string): Record<string, string> {
+  const { strongest } = parseIntegrity(integrity, 'integrity');
+  return { [strongest.algorithm]: strongest.digest.toString('hex') };
 }
 
 function purlOf(p: LockedPackage): string {
@@ -164,9 +154,6 @@ export class Runner {
     }
     const tools = new Map<string, { spec: ToolSpec; digest: string }>();
     for (const t of def.tools) {
-      if (!/^\/usr\/[^\0]+$/.test(t.path) || t.path.split('/').includes('..')) {
-        throw new SsfError('PIPELINE_INVALID', `tool ${t.name}: ${t.path} is not under /usr, the only host directory a sandbox sees; install the tool there`);
-      }
       const actual = await toolDigest(t);
       if (actual !== t.digest) {
         throw new SsfError('TOOL_DIGEST_MISMATCH', `tool ${t.name} at ${t.path} is ${actual} but the pipeline pins ${t.digest}; run \`ssf pipeline pin ${loaded.file}\` if the new binary is trusted`);
@@ -289,11 +276,13 @@ class RunContext {
     let command: string[] = [];
     const products = new Map<string, TreeDigest>();
     let inputs = new Map<string, TreeDigest>();
+    /** Output hashes a task kind already computed, so they are not computed twice. */
+    const afterHashes = new Map<string, TreeDigest>();
     try {
       inputs = await this.checkInputs(task);
       for (const [name, t] of inputs) materials.push({ name: `workspace/${name}`, digest: { sha256: hexOf(t.digest) } });
       identity = await this.f.issueIdentity(['run', this.runId, 'task', task.name, 'node', nodeId]);
-      const r = await this.execute(task, inputs, materials, byproducts, environment);
+      const r = await this.execute(task, inputs, afterHashes, materials, byproducts, environment);
       command = r.command;
       exitCode = r.exitCode;
       subjects.push(...r.subjects);
@@ -320,7 +309,7 @@ class RunContext {
     // Outputs: every workspace the task could write, digested after it ended (also on failure).
     for (const w of task.workspaces.filter((x) => x.mode === 'rw')) {
       try {
-        const t = await hashTree(this.wsDir(w.name));
+        const t = afterHashes.get(w.name) ?? (await hashTree(this.wsDir(w.name)));
         products.set(w.name, t);
         subjects.unshift({ name: `workspace/${w.name}`, digest: { sha256: hexOf(t.digest) } });
       } catch (e) {
@@ -374,7 +363,7 @@ class RunContext {
     return t;
   }
 
-  private async execute(task: TaskDef, inputs: Map<string, TreeDigest>, materials: ResourceDescriptor[], byproducts: Record<string, unknown>, environment: Record<string, unknown>): Promise<{ command: string[]; exitCode: number | null; subjects: ResourceDescriptor[]; result?: SandboxResult }> {
+  private async execute(task: TaskDef, inputs: Map<string, TreeDigest>, afterHashes: Map<string, TreeDigest>, materials: ResourceDescriptor[], byproducts: Record<string, unknown>, environment: Record<string, unknown>): Promise<{ command: string[]; exitCode: number | null; subjects: ResourceDescriptor[]; result?: SandboxResult }> {
     const rw = task.workspaces.filter((w) => w.mode === 'rw').map((w) => w.name);
     switch (task.kind) {
       case 'source': {
@@ -415,14 +404,20 @@ class RunContext {
         const runCache = await mirror.runCache(join(this.runDir, 'npm-cache', task.name), lock.packages, { uid: 65534, gid: 65534 });
         materials.push({ name: `tool/${npm.spec.name}`, uri: `file://${npm.spec.path}`, digest: { sha256: hexOf(npm.digest) } }, { name: `tool/node`, uri: `file://${node.spec.path}`, digest: { sha256: hexOf(node.digest) } });
         const lockDir = dirname(lockPath);
-        const sourceBefore = await hashTree(root, { exclude: [join(relative(root, lockDir), 'node_modules').replace(/^\.\//, '')] });
         const cwd = join(`/workspace/${ws}`, relative(root, lockDir));
         const result = await this.sandbox(task, command, cwd, { npm_config_update_notifier: 'false' }, [{ host: runCache.dir, target: NPM_SANDBOX_CACHE, mode: 'rw' }], {});
         environment.network = 'none';
-        const sourceAfter = await hashTree(root, { exclude: [join(relative(root, lockDir), 'node_modules').replace(/^\.\//, '')] });
-        if (result.exitCode === 0 && sourceAfter.digest !== sourceBefore.digest) {
-          const d = diffTrees(sourceBefore, sourceAfter);
-          throw new SsfError('WORKSPACE_TAMPERED', `dependency install changed the source tree outside node_modules (${[...d.changed, ...d.added, ...d.removed].slice(0, 3).join(', ')})`);
+        // One hash of the workspace after the install serves both as the task's product and for
+        // the check that nothing outside node_modules changed (compared with the input hash).
+        const after = await hashTree(root);
+        afterHashes.set(ws, after);
+        const before = inputs.get(ws);
+        const nm = relative(root, join(lockDir, 'node_modules'));
+        const outside = (t: TreeDigest): TreeDigest => ({ ...t, entries: t.entries.filter((e) => e.path !== nm && !e.path.startsWith(`${nm}/`)) });
+        const d = before ? diffTrees(outside(before), outside(after)) : { changed: [], added: [], removed: [] };
+        const changed = [...d.changed, ...d.added, ...d.removed];
+        if (result.exitCode === 0 && changed.length > 0) {
+          throw new SsfError('WORKSPACE_TAMPERED', `dependency install changed the source tree outside node_modules (${changed.slice(0, 3).join(', ')})`);
         }
         return { command, exitCode: result.exitCode, subjects: [], result };
       }
@@ -490,9 +485,9 @@ class RunContext {
           const name = a.name ?? basename(file);
           const manifest = repo.putManifest({
             schemaVersion: 2,
-            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            mediaType: MEDIA_TYPE.imageManifest,
             artifactType: a.type === 'tarball' ? 'application/vnd.ssf.tarball.v1' : 'application/vnd.ssf.file.v1',
-            config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 },
+            config: { mediaType: MEDIA_TYPE.empty, digest: EMPTY_DIGEST, size: 2 },
             layers: [{ ...blob, annotations: { 'org.opencontainers.image.title': name } }],
             annotations: { 'org.opencontainers.image.title': name, 'dev.ssf.run': this.runId },
           });
@@ -518,8 +513,7 @@ class RunContext {
     }
     for (const [, t] of this.tools) resolved.push({ name: `tool/${t.spec.name}`, uri: `file://${t.spec.path}`, digest: { sha256: hexOf(t.digest) } });
     for (const p of this.packages) {
-      const ih = integrityHex(p.integrity);
-      resolved.push({ name: p.path, uri: purlOf(p), downloadLocation: p.resolved, ...(ih ? { digest: { [ih.alg]: ih.hex } } : {}) });
+      resolved.push({ name: p.path, uri: purlOf(p), downloadLocation: p.resolved, digest: integrityDigest(p.integrity) });
     }
     const byproducts: ResourceDescriptor[] = [];
     if (this.nodeBundle) byproducts.push(bundleDescriptor(`node/${this.nodeBundle.nodeId}`, this.nodeBundle.bundle, this.nodeBundle.logIndex));
