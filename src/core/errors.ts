@@ -73,6 +73,13 @@ export const ERROR_CODES = {
   OCI_INVALID: 'An OCI image layout, manifest, index or blob is malformed or does not match its digest.',
   ARTIFACT_NOT_FOUND: 'No artifact or attestation with that digest or name is known.',
   PROVENANCE_INVALID: "The artifact's provenance or task chain does not verify or does not match the artifact.",
+  // evidence: SBOMs, vulnerabilities, VEX, licences, secrets
+  SBOM_INVALID: 'An SBOM document (CycloneDX or SPDX) is malformed, fails its schema or uses an unsupported version.',
+  VULNDB_INVALID: 'An OSV advisory, directory or zip archive could not be imported (malformed entry, unsafe or oversized archive).',
+  VULNDB_MISSING: 'No advisory database has been imported; run `ssf vulndb import` first.',
+  VEX_INVALID: 'A VEX document (OpenVEX or CycloneDX VEX) is malformed, unsigned where a signature is required, or expired.',
+  LICENSE_POLICY_INVALID: 'A licence policy file is malformed or names an unknown SPDX identifier.',
+  FINDINGS_FAILED: 'A scan found findings at or above the --fail-on threshold (vulnerabilities, denied licences or secrets).',
   // store
   STORE_FAILED: 'The evidence store could not be opened or written.',
   NOT_FOUND: 'The requested record does not exist.',
