@@ -123,6 +123,31 @@ export function semanticProblems(def: PipelineDefinition, loc: Locator): Problem
       case 'image':
         if (task.image) needsMount(at('image', 'from'), task.image.from, 'image.from');
         break;
+      case 'sbom':
+      case 'scan':
+      case 'licenses':
+      case 'secrets': {
+        const ev = task[task.kind];
+        if (!ev) break;
+        needsMount(at(task.kind, 'from'), ev.from, `${task.kind}.from`);
+        ev.subjects.forEach((sub, j) => {
+          if ('image' in sub) {
+            const img = tasks.get(sub.image);
+            if (!img || img.kind !== 'image') {
+              add('unknown-image-task', at(task.kind, 'subjects', j, 'image'), `task ${task.name}: subject image ${sub.image} is not an image task of this pipeline`);
+            } else if (!(anc.get(task.name)?.has(sub.image) ?? false)) {
+              add('unknown-image-task', at(task.kind, 'subjects', j, 'image'), `task ${task.name} attests the image of task ${sub.image} but does not need it; add ${sub.image} to its needs`);
+            }
+          } else {
+            needsMount(at(task.kind, 'subjects', j, 'from'), sub.from, 'subject from');
+          }
+        });
+        // Evidence tasks only read: ssf's own code runs them, and nothing they read may change.
+        if (rw.length > 0) {
+          add('task-workspaces', at('workspaces'), `a ${task.kind} task only reads its workspaces; mount ${rw.map((w) => w.name).join(', ')} ro`);
+        }
+        break;
+      }
       case 'publish': {
         const names = new Map<string, number>();
         task.publish?.artifacts.forEach((a, j) => {

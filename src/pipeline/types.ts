@@ -15,7 +15,15 @@ export const TASK_KINDS = {
   run: 'run',
   image: 'image',
   publish: 'publish',
+  sbom: 'sbom',
+  scan: 'scan',
+  licenses: 'licenses',
+  secrets: 'secrets',
 } as const;
+
+/** The kinds that produce signed evidence (docs/evidence.md); ssf's own code runs them. */
+export const EVIDENCE_KINDS = ['sbom', 'scan', 'licenses', 'secrets'] as const;
+export type EvidenceTaskKind = (typeof EVIDENCE_KINDS)[number];
 
 export type TaskKind = keyof typeof TASK_KINDS;
 
@@ -131,6 +139,54 @@ export interface PublishSpec {
   artifacts: PublishArtifact[];
 }
 
+/**
+ * What an evidence statement is about: files in a mounted workspace (a `*` is allowed in the
+ * last path part; each match is a subject) or the image an image task built.
+ */
+export type EvidenceSubject = { from: string; path: string } | { image: string };
+
+/** Fields every evidence block shares. */
+export interface EvidenceCommon {
+  /** The mounted workspace the task reads (the source tree, with its lockfile). */
+  from: string;
+  /** The statement's subjects; published artifacts with these digests get the evidence attached. */
+  subjects: EvidenceSubject[];
+}
+
+export interface SbomTaskSpec extends EvidenceCommon {
+  /** Lockfile path inside `from` (default: found the way `ssf sbom DIR` finds it). */
+  lockfile?: string;
+  /** Output format (default cyclonedx). */
+  format?: 'cyclonedx' | 'spdx';
+}
+
+export type FailOnSeverity = 'low' | 'medium' | 'high' | 'critical' | 'none';
+
+export interface ScanTaskSpec extends EvidenceCommon {
+  lockfile?: string;
+  /** Signed VEX bundles (paths relative to the pipeline file). */
+  vex?: string[];
+  /** Fail the task when a finding not suppressed by VEX is at or above this severity (default high). */
+  failOn?: FailOnSeverity;
+}
+
+export interface LicensesTaskSpec extends EvidenceCommon {
+  lockfile?: string;
+  /** A licence policy file (relative to the pipeline file). */
+  policy?: string;
+  /** denied (default): fail on denied licences; unknown: also on missing or non-SPDX ones; none. */
+  failOn?: 'denied' | 'unknown' | 'none';
+}
+
+export interface SecretsTaskSpec extends EvidenceCommon {
+  /** Directory inside `from` to scan (default: all of it). */
+  path?: string;
+  /** An allowlist file (relative to the pipeline file). */
+  allowlist?: string;
+  /** any (default): fail on any finding the allowlist does not suppress; none: report only. */
+  failOn?: 'any' | 'none';
+}
+
 /** One task. Exactly the block named by TASK_KINDS[kind] is present. */
 export interface TaskDef {
   name: string;
@@ -143,6 +199,10 @@ export interface TaskDef {
   run?: RunSpec;
   image?: ImageSpec;
   publish?: PublishSpec;
+  sbom?: SbomTaskSpec;
+  scan?: ScanTaskSpec;
+  licenses?: LicensesTaskSpec;
+  secrets?: SecretsTaskSpec;
 }
 
 export interface PipelineDefinition {

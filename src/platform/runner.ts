@@ -15,6 +15,7 @@ import { detectSandbox, prepareWorkspaceDir, runSandboxed, type Mount, type Sand
 import { NPM_SANDBOX_CACHE, NpmMirror, checkoutSource, npmCiArgs, npmRegistry, parseIntegrity, parseNpmLockfile, type LockedPackage, type SourceResult } from '../materials/index.js';
 import { diffTrees, hashTree, type TreeDigest } from '../observer/index.js';
 import { EMPTY_DIGEST, MEDIA_TYPE, OciLayout, buildImage, deterministicTarGz, type Descriptor } from '../repository/index.js';
+import { insideWorkspace, matchOne } from './paths.js';
 import { measureNode, nodeStatement } from './node.js';
 import { RunStore, type RunArtifact, type TaskStatus } from './runstore.js';
 import { toolDigest } from './pin.js';
@@ -70,20 +71,6 @@ const DEFAULT_MEMORY_MIB = 4096;
 function newRunId(now: Date): string {
   const t = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
   return `${t}-${randomBytes(3).toString('hex')}`;
-}
-
-/** A path inside `root`; PATH_ESCAPE when `rel` would leave it (absolute, `..`, or through a symlink). */
-export function insideWorkspace(root: string, rel: string, what: string): string {
-  if (isAbsolute(rel)) throw new SsfError('PATH_ESCAPE', `${what} ${JSON.stringify(rel)} must be relative to its workspace`);
-  const p = resolve(root, rel);
-  if (p !== root && !p.startsWith(root + sep)) throw new SsfError('PATH_ESCAPE', `${what} ${JSON.stringify(rel)} leaves its workspace`);
-  // Refuse symlinks on the way: a task could have planted one pointing at the host.
-  let cur = root;
-  for (const part of relative(root, p).split(sep).filter((s) => s !== '')) {
-    cur = join(cur, part);
-    if (existsSync(cur) && lstatSync(cur).isSymbolicLink()) throw new SsfError('PATH_ESCAPE', `${what} ${JSON.stringify(rel)} goes through a symbolic link (${relative(root, cur)})`);
-  }
-  return p;
 }
 
 function chownTree(dir: string, uid: number): void {
@@ -558,20 +545,4 @@ class RunContext {
     writeFileSync(join(this.runDir, 'evidence', 'artifacts.json'), JSON.stringify(artifacts, null, 2));
     return { runId: this.runId, status: 'succeeded', artifacts, provenanceLogIndex: res.logIndex, provenancePath, runDir: this.runDir };
   }
-}
-
-/** Exactly one file in `root` matching `pattern` (a relative path; `*` allowed in the last part). */
-function matchOne(root: string, pattern: string, what: string): string {
-  const dir = insideWorkspace(root, dirname(pattern), what);
-  const base = basename(pattern);
-  if (!existsSync(dir)) throw new SsfError('FILE_NOT_FOUND', `${what}: ${dirname(pattern)} does not exist in its workspace`);
-  const re = new RegExp(`^${base.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
-  const hits = readdirSync(dir).filter((n) => re.test(n)).map((n) => join(dir, n));
-  for (const h of hits) {
-    const st = lstatSync(h);
-    if (st.isSymbolicLink()) throw new SsfError('PATH_ESCAPE', `${what}: ${relative(root, h)} is a symbolic link; publish regular files only`);
-    if (!st.isFile()) throw new SsfError('FILE_NOT_FOUND', `${what}: ${relative(root, h)} is not a regular file`);
-  }
-  if (hits.length !== 1) throw new SsfError('FILE_NOT_FOUND', `${what}: ${hits.length === 0 ? 'no file matches' : `${hits.length} files match`} ${pattern}`);
-  return hits[0] as string;
 }
