@@ -19,6 +19,8 @@ export interface FactoryLayout {
   readonly repository: string;
   /** The npm package mirror (content-addressed by integrity). */
   readonly npmMirror: string;
+  /** The OSV advisory database (SQLite), filled by `ssf vulndb import`. */
+  readonly vulnDb: string;
 }
 
 /** Resolves the data dir: the flag, else $SSF_DIR, else ./.ssf. */
@@ -43,5 +45,6 @@ export function layoutOf(dir: string): FactoryLayout {
     runs: join(dir, 'runs'),
     repository: join(dir, 'repository'),
     npmMirror: join(dir, 'mirror', 'npm'),
+    vulnDb: join(dir, 'vulndb', 'osv.db'),
   };
 }

@@ -33,6 +33,18 @@ export interface VerifiedTask {
 }
 
 /** What `verifyProvenanceChain` establishes about an artifact. */
+/** A signed evidence document (SBOM, scan, licences, secrets) an evidence task produced in the run. */
+export interface VerifiedEvidence {
+  readonly task: string;
+  readonly identity: string;
+  readonly logIndex: number;
+  readonly predicateType: string;
+  readonly predicate: Readonly<Record<string, unknown>>;
+  readonly subjects: readonly ResourceDescriptor[];
+  /** Is the verified artifact one of the statement's subjects? */
+  readonly aboutArtifact: boolean;
+}
+
 export interface ChainReport {
   readonly runId: string;
   readonly builderId: string;
@@ -41,6 +53,7 @@ export interface ChainReport {
   readonly pipelineDigest?: string;
   readonly node?: { readonly identity: string; readonly logIndex: number; readonly measurement: Readonly<Record<string, unknown>> };
   readonly tasks: readonly VerifiedTask[];
+  readonly evidence: readonly VerifiedEvidence[];
   readonly subjectName: string;
 }
 
@@ -85,6 +98,8 @@ export function verifyProvenanceChain(verifier: BundleVerifier, provenanceBundle
 
   let node: ChainReport['node'];
   const tasks: VerifiedTask[] = [];
+  const evidence: VerifiedEvidence[] = [];
+  const pendingEvidence: { task: string; bundle: unknown }[] = [];
   for (const bp of provenance.runDetails.byproducts ?? []) {
     const name = bp.name ?? '';
     if (name.startsWith('node/')) {
@@ -93,6 +108,10 @@ export function verifyProvenanceChain(verifier: BundleVerifier, provenanceBundle
       if (v.statement.predicateType !== SSF_NODE_PREDICATE) fail(`byproduct ${name} is not a node attestation`);
       if (v.signer.identity !== `spiffe://${trustDomain}/${name}`) fail(`node attestation ${name} is signed by ${v.signer.identity}`);
       node = { identity: v.signer.identity, logIndex: v.logIndex, measurement: v.statement.predicate };
+      continue;
+    }
+    if (name.startsWith('evidence/')) {
+      pendingEvidence.push({ task: name.slice('evidence/'.length), bundle: embeddedBundle(bp, `byproduct ${name}`) });
       continue;
     }
     if (!name.startsWith('task/')) continue;
@@ -107,6 +126,17 @@ export function verifyProvenanceChain(verifier: BundleVerifier, provenanceBundle
     tasks.push({ name: taskName, identity: expected, logIndex: v.logIndex, link, products: v.statement.subject });
   }
   if (tasks.length === 0) fail('provenance carries no task statements');
+  // Evidence: each document is signed by the identity of the task that produced it, in this run.
+  for (const e of pendingEvidence) {
+    const t = tasks.find((x) => x.name === e.task) ?? fail(`evidence of task ${e.task} has no task statement in the provenance`);
+    const v = verifier.verify(e.bundle, { identity: t.identity });
+    const predicate = v.statement.predicate;
+    evidence.push({
+      task: e.task, identity: t.identity, logIndex: v.logIndex, predicateType: v.statement.predicateType,
+      predicate: predicate !== null && typeof predicate === 'object' ? (predicate as Record<string, unknown>) : {},
+      subjects: v.statement.subject, aboutArtifact: v.statement.subject.some((s) => s.digest?.[artifact.algorithm] === artifact.hex),
+    });
+  }
 
   // The chain: every workspace a task read is what the last writer signed.
   const lastWritten = new Map<string, { task: string; digest: string }>();
@@ -131,7 +161,7 @@ export function verifyProvenanceChain(verifier: BundleVerifier, provenanceBundle
 
   const pipeline = provenance.buildDefinition.externalParameters.pipeline as { digest?: { sha256?: string } } | undefined;
   return {
-    runId, builderId: signer, provenance, provenanceLogIndex: prov.logIndex, tasks, subjectName, ...(node ? { node } : {}),
+    runId, builderId: signer, provenance, provenanceLogIndex: prov.logIndex, tasks, evidence, subjectName, ...(node ? { node } : {}),
     ...(pipeline?.digest?.sha256 ? { pipelineDigest: `sha256:${pipeline.digest.sha256}` } : {}),
   };
 }
