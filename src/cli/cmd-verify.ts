@@ -38,7 +38,10 @@ trusted root (and revocation list):
   - every task statement embedded in the provenance: each signed by that
     task's own identity for this run, logged and not revoked;
   - the chain: every workspace a task read is exactly what the task that
-    wrote it signed; the artifact is a product of the publish task.
+    wrote it signed; the artifact is a product of the publish task;
+  - every evidence document of the run (SBOM, vulnerability scan, licences,
+    secrets): each signed by its task's own identity; those whose subject is
+    the artifact are listed.
 
 Options:
   --provenance FILE    the provenance bundle (default: looked up in the factory)
@@ -73,6 +76,7 @@ fails; 2 on usage errors.`,
         node: report.node ? { identity: report.node.identity, logIndex: report.node.logIndex } : null,
         tasks: report.tasks.map((t) => ({ name: t.name, identity: t.identity, logIndex: t.logIndex })),
         dependencies: deps.filter((d) => d.uri?.startsWith('pkg:')).length,
+        evidence: report.evidence.filter((e) => e.aboutArtifact).map((e) => ({ task: e.task, identity: e.identity, predicateType: e.predicateType, logIndex: e.logIndex })),
       }));
       return 0;
     }
@@ -83,6 +87,7 @@ fails; 2 on usage errors.`,
     io.out(`  packages:   ${deps.filter((d) => d.uri?.startsWith('pkg:')).length} locked dependencies with integrity`);
     if (report.node) io.out(`  node:       ${report.node.identity} (log #${report.node.logIndex})`);
     io.out(`  task chain: ${report.tasks.map((t) => t.name).join(' → ')} (each signed by its own identity; workspaces match between tasks)`);
+    for (const e of report.evidence.filter((x) => x.aboutArtifact)) io.out(`  evidence:   ${e.predicateType} by task ${e.task} (log #${e.logIndex})`);
     return 0;
   },
 };
