@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERROR_CODES } from '../core/index.js';
-import { COMMANDS } from './index.js';
+import { COMMAND_INDEX, loadCommands } from './index.js';
 
 // The CLI is tested as users run it: the real launcher in a child process.
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -43,10 +43,12 @@ before(() => {
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
-test('ssf --help lists every command, and every command has --help', () => {
+test('ssf --help lists every command, and every command has --help', async () => {
   const r = ssf(['--help']);
   assert.equal(r.code, 0);
-  for (const c of COMMANDS) {
+  const commands = await loadCommands();
+  assert.deepEqual(commands.map((c) => [c.name, c.summary]), COMMAND_INDEX.map((c) => [c.name, c.summary]), 'the index names and summarises each command as the command itself does');
+  for (const c of commands) {
     assert.match(r.out, new RegExp(`\\b${c.name}\\b`));
     const h = ssf([...c.name.split(' '), '--help']);
     assert.equal(h.code, 0, `${c.name} --help`);
