@@ -27,6 +27,15 @@ export {
   type PublishSpec,
   type PublishArtifact,
   type ArtifactType,
+  EVIDENCE_KINDS,
+  type EvidenceTaskKind,
+  type EvidenceSubject,
+  type EvidenceCommon,
+  type SbomTaskSpec,
+  type ScanTaskSpec,
+  type LicensesTaskSpec,
+  type SecretsTaskSpec,
+  type FailOnSeverity,
 } from './types.js';
 export { parsePipeline, loadPipeline } from './parse.js';
 export { lintPipeline, LINT_RULES, type LintRule } from './lint.js';
