@@ -1,0 +1,246 @@
+import type { OsvAdvisory } from './osv.js';
+import { compareParsed, parseSemver, type SemVer } from './semver.js';
+
+/**
+ * The OSV schema's evaluation algorithm ("Evaluation" in ossf/osv-schema docs/schema.md),
+ * with every boundary parsed once ahead of time:
+ *
+ *   IsVulnerable: some affected[] entry for the package lists v in `versions`, or some range
+ *   has v before its limits and, walking its events sorted by version (introduced "0" first),
+ *   the last event that applies to v is an `introduced` (v >= introduced), not a
+ *   `fixed` (v >= fixed) or `last_affected` (v > last_affected).
+ */
+
+export type EventKind = 'introduced' | 'fixed' | 'last_affected';
+
+export interface CompiledEvent {
+  readonly kind: EventKind;
+  readonly raw: string;
+  /** undefined only for `introduced: "0"`, which sorts before every version. */
+  readonly v: SemVer | undefined;
+}
+
+export interface CompiledRange {
+  readonly type: string;
+  /** Sorted by version, stable for equal versions (the record's order decides ties). */
+  readonly events: readonly CompiledEvent[];
+  /** undefined: no limit events (an implicit `*`), or a `*` limit among them. */
+  readonly limits: readonly SemVer[] | undefined;
+  readonly limitRaw: readonly string[];
+}
+
+export interface CompiledAffected {
+  readonly index: number;
+  readonly ecosystem: string;
+  readonly name: string;
+  readonly versions: ReadonlySet<string>;
+  readonly ranges: readonly CompiledRange[];
+}
+
+export interface CompiledAdvisory {
+  readonly advisory: OsvAdvisory;
+  readonly affected: readonly CompiledAffected[];
+  /** Parts of the record that were skipped, one line each, prefixed with the advisory id. */
+  readonly warnings: readonly string[];
+}
+
+/** Ecosystems whose ECOSYSTEM ordering is SemVer 2.0 (the OSV schema's ecosystem table: npm). */
+const SEMVER_ECOSYSTEMS = new Set(['npm']);
+
+/** The ecosystem without a `:<release>` suffix (OSV allows `Debian:11`, `Maven:https://…`). */
+export function baseEcosystem(ecosystem: string): string {
+  const i = ecosystem.indexOf(':');
+  return i < 0 ? ecosystem : ecosystem.slice(0, i);
+}
+
+function cmpEvent(a: CompiledEvent, b: CompiledEvent): number {
+  if (a.v === undefined) return b.v === undefined ? 0 : -1;
+  if (b.v === undefined) return 1;
+  return compareParsed(a.v, b.v);
+}
+
+/** Pre-parses one advisory for matching; problems become warnings, never exceptions. */
+export function compileAdvisory(a: OsvAdvisory): CompiledAdvisory {
+  const warnings: string[] = [];
+  const warn = (s: string): void => {
+    warnings.push(`${a.id}: ${s}`);
+  };
+  let gitWarned = false;
+  const affected: CompiledAffected[] = [];
+  (a.affected ?? []).forEach((aff, i) => {
+    if (!aff.package) return; // an entry without a package names no package version
+    const { ecosystem, name } = aff.package;
+    const ranges: CompiledRange[] = [];
+    (aff.ranges ?? []).forEach((r, j) => {
+      const where = `affected[${i}].ranges[${j}]`;
+      if (r.type === 'GIT') {
+        if (!gitWarned) warn('GIT ranges name commits, not package versions; skipped');
+        gitWarned = true;
+        return;
+      }
+      if (r.type !== 'SEMVER' && r.type !== 'ECOSYSTEM') {
+        warn(`${where}: unknown range type ${JSON.stringify(r.type.slice(0, 40))}; skipped`);
+        return;
+      }
+      if (r.type === 'ECOSYSTEM' && !SEMVER_ECOSYSTEMS.has(baseEcosystem(ecosystem))) {
+        warn(`${where}: no version ordering known for ecosystem ${JSON.stringify(ecosystem.slice(0, 40))}; range skipped`);
+        return;
+      }
+      const events: CompiledEvent[] = [];
+      const limits: SemVer[] = [];
+      const limitRaw: string[] = [];
+      let star = false;
+      r.events.forEach((e, k) => {
+        const keys = Object.keys(e);
+        const key = keys[0];
+        if (keys.length !== 1 || key === undefined) {
+          warn(`${where}.events[${k}]: an event must have exactly one of introduced, fixed, last_affected, limit; skipped`);
+          return;
+        }
+        const raw = e[key] as string;
+        if (key === 'limit') {
+          limitRaw.push(raw);
+          if (raw.includes('*')) {
+            star = true;
+            return;
+          }
+          const v = parseSemver(raw);
+          if (v) limits.push(v);
+          else warn(`${where}.events[${k}]: limit ${JSON.stringify(raw.slice(0, 60))} is not a SemVer 2.0 version; skipped`);
+          return;
+        }
+        if (key !== 'introduced' && key !== 'fixed' && key !== 'last_affected') {
+          warn(`${where}.events[${k}]: unknown event ${JSON.stringify(key.slice(0, 40))}; skipped`);
+          return;
+        }
+        if (key === 'introduced' && raw === '0') {
+          events.push({ kind: key, raw, v: undefined });
+          return;
+        }
+        const v = parseSemver(raw);
+        if (v) events.push({ kind: key, raw, v });
+        else warn(`${where}.events[${k}]: ${key} ${JSON.stringify(raw.slice(0, 60))} is not a SemVer 2.0 version; skipped`);
+      });
+      if (!events.some((e) => e.kind === 'introduced')) warn(`${where}: no usable introduced event; the range matches nothing`);
+      events.sort(cmpEvent); // Array.prototype.sort is stable
+      // Every limit event that failed to parse was dropped; with none left the implicit `*` applies.
+      ranges.push({ type: r.type, events, limits: star || limits.length === 0 ? undefined : limits, limitRaw });
+    });
+    affected.push({ index: i, ecosystem, name, versions: new Set(aff.versions ?? []), ranges });
+  });
+  return { advisory: a, affected, warnings };
+}
+
+/** The result of evaluating one range, when it matched. */
+export interface RangeMatch {
+  readonly description: string;
+  /** `fixed` events of the range above the version. */
+  readonly fixed: string[];
+}
+
+/** IncludedInRanges for a single range, following the OSV pseudo-code literally. */
+export function evaluateRange(r: CompiledRange, v: SemVer): RangeMatch | undefined {
+  if (r.limits !== undefined && !r.limits.some((l) => compareParsed(v, l) < 0)) return undefined; // BeforeLimits
+  let vulnerable = false;
+  let from = -1;
+  const ev = r.events;
+  for (let i = 0; i < ev.length; i++) {
+    const e = ev[i] as CompiledEvent;
+    if (e.kind === 'introduced') {
+      if (e.v === undefined || compareParsed(v, e.v) >= 0) {
+        vulnerable = true;
+        from = i;
+      }
+    } else if (e.kind === 'fixed') {
+      if (compareParsed(v, e.v as SemVer) >= 0) vulnerable = false;
+    } else if (compareParsed(v, e.v as SemVer) > 0) {
+      vulnerable = false;
+    }
+  }
+  if (!vulnerable) return undefined;
+  const intro = ev[from] as CompiledEvent;
+  let upper: CompiledEvent | undefined;
+  for (let i = from + 1; i < ev.length; i++) {
+    const e = ev[i] as CompiledEvent;
+    if (e.kind !== 'introduced') {
+      upper = e;
+      break;
+    }
+  }
+  let description = `${r.type} range: introduced ${intro.raw}`;
+  if (upper) description += `, ${upper.kind} ${upper.raw}`;
+  if (r.limitRaw.length > 0) description += `, limit ${r.limitRaw.join(' ')}`;
+  const fixed: string[] = [];
+  for (const e of ev) if (e.kind === 'fixed' && compareParsed(e.v as SemVer, v) > 0) fixed.push(e.raw);
+  return { description, fixed };
+}
+
+/** The outcome of IsVulnerable for one package version. */
+export interface AffectsResult {
+  affected: boolean;
+  matchedBy: string;
+  fixed: string[];
+  /** Indexes of the affected[] entries that matched. */
+  entries: number[];
+}
+
+/**
+ * IsVulnerable over the compiled entries of one package. `parsed` is the version parsed as
+ * SemVer 2.0 (undefined when it is not one: then only `versions` lists can match).
+ */
+export function evaluateEntries(
+  entries: readonly CompiledAffected[],
+  version: string,
+  parsed: SemVer | undefined,
+): AffectsResult {
+  let matchedBy = '';
+  const fixed = new Set<string>();
+  const hit: number[] = [];
+  for (const aff of entries) {
+    let matched = false;
+    if (parsed !== undefined) {
+      for (const r of aff.ranges) {
+        const m = evaluateRange(r, parsed);
+        if (!m) continue;
+        if (!matched && matchedBy === '') matchedBy = m.description;
+        matched = true;
+        for (const f of m.fixed) fixed.add(f);
+      }
+    }
+    if (aff.versions.has(version)) {
+      if (matchedBy === '') matchedBy = 'versions list';
+      matched = true;
+    }
+    if (matched) hit.push(aff.index);
+  }
+  return { affected: hit.length > 0, matchedBy, fixed: sortVersions([...fixed]), entries: hit };
+}
+
+/** Sorts version strings by SemVer precedence, unparseable ones last in string order. */
+export function sortVersions(vs: string[]): string[] {
+  const parsed = vs.map((s) => ({ s, v: parseSemver(s) }));
+  parsed.sort((a, b) => {
+    if (a.v && b.v) return compareParsed(a.v, b.v) || (a.s < b.s ? -1 : a.s > b.s ? 1 : 0);
+    if (a.v) return -1;
+    if (b.v) return 1;
+    return a.s < b.s ? -1 : a.s > b.s ? 1 : 0;
+  });
+  return parsed.map((p) => p.s);
+}
+
+/**
+ * The pure OSV evaluation for one package version: is `ecosystem`/`name`@`version` affected by
+ * advisory `a`, why, and which versions fix it. Withdrawn advisories affect nothing.
+ */
+export function affects(
+  a: OsvAdvisory,
+  ecosystem: string,
+  name: string,
+  version: string,
+): { affected: boolean; matchedBy: string; fixed: string[] } {
+  if (a.withdrawn !== undefined) return { affected: false, matchedBy: '', fixed: [] };
+  const c = compileAdvisory(a);
+  const entries = c.affected.filter((e) => e.ecosystem === ecosystem && e.name === name);
+  const r = evaluateEntries(entries, version, parseSemver(version));
+  return { affected: r.affected, matchedBy: r.matchedBy, fixed: r.fixed };
+}
