@@ -9,6 +9,8 @@ import type { Severity } from '../model.js';
 
 interface CvssScores {
   base?: number;
+  /** 4.0 only: CVSS-B, the score of the base metrics alone (`base` there includes threat metrics). */
+  baseMetricsOnly?: number;
 }
 interface CvssInstance {
   isBaseFullyDefined(): boolean;
@@ -89,7 +91,8 @@ function compute(vector: string): { version: CvssVersion; score: number; severit
   try {
     const c = new Ctor(version === '2.0' ? body : vector);
     if (!c.isBaseFullyDefined()) return undefined;
-    const base = c.calculateScores(false).base;
+    const scores = c.calculateScores(false);
+    const base = version === '4.0' ? scores.baseMetricsOnly : scores.base;
     if (typeof base !== 'number' || !Number.isFinite(base) || base < 0 || base > 10) return undefined;
     const score = Math.round(base * 10) / 10;
     return { version, score, severity: severityOfScore(score, version) };
