@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { Scope } from '../model.js';
+
+const require = createRequire(import.meta.url);
+
+/** Code-unit order: the same on every machine (localeCompare depends on the ICU locale). */
+export function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * RFC 4122 name-based UUID (version 5, SHA-1). Serial numbers and namespaces are derived from
+ * the SBOM's source digest so that the same input gives the same document; the CycloneDX
+ * schema's serialNumber pattern accepts any RFC 4122 UUID.
+ */
+export function uuidV5(namespace: string, name: string): string {
+  const ns = Buffer.from(namespace.replace(/-/g, ''), 'hex');
+  const h = createHash('sha1').update(ns).update(name, 'utf8').digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/** ssf's own UUID namespace for derived document ids (a random constant, fixed forever). */
+export const SSF_UUID_NAMESPACE = '5b0c9a52-8f0e-4a43-9d4c-3c1f2a7e61d4';
+
+let toolVersion: string | undefined;
+
+/** ssf's version from its package.json (read once, only when a document is written). */
+export function ssfVersion(): string {
+  if (toolVersion === undefined) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+      toolVersion = typeof pkg.version === 'string' ? pkg.version : 'unknown';
+    } catch {
+      toolVersion = 'unknown';
+    }
+  }
+  return toolVersion;
+}
+
+/** required < optional < dev: the weaker of two scopes. */
+export const SCOPE_RANK: Readonly<Record<Scope, number>> = { required: 0, optional: 1, dev: 2 };
+
+// ---- package URLs (packageurl-js is CommonJS and costs ~30 ms to load: load on first use)
+
+interface PurlObject {
+  type: string;
+  namespace?: string | null | undefined;
+  name: string;
+  version?: string | null | undefined;
+  toString(): string;
+}
+interface PurlModule {
+  PackageURL: {
+    new (type: string, namespace: string | undefined | null, name: string, version: string | undefined | null, qualifiers: undefined, subpath: undefined): PurlObject;
+    fromString(s: string): PurlObject;
+  };
+}
+let purlModule: PurlModule | undefined;
+function purlLib(): PurlModule {
+  return (purlModule ??= require('packageurl-js') as PurlModule);
+}
+
+export interface ParsedPurl {
+  type: string;
+  namespace?: string;
+  name: string;
+  version?: string;
+  /** The canonical string form. */
+  canonical: string;
+}
+
+/** Parses a package URL; undefined when it is not one. */
+export function parsePurlLoose(s: string): ParsedPurl | undefined {
+  if (s.length > 4096) return undefined;
+  try {
+    const p = purlLib().PackageURL.fromString(s);
+    const out: ParsedPurl = { type: p.type, name: p.name, canonical: p.toString() };
+    if (p.namespace) out.namespace = p.namespace;
+    if (p.version) out.version = p.version;
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `pkg:<type>/<namespace>/<name>@<version>` with the spec's percent-encoding. */
+export function makePurl(type: string, namespace: string | undefined, name: string, version: string | undefined): string {
+  return new (purlLib().PackageURL)(type, namespace, name, version || undefined, undefined, undefined).toString();
+}
+
+/** The full package name the ecosystem uses, from a purl's namespace and name. */
+export function purlPackageName(p: ParsedPurl): string {
+  if (!p.namespace) return p.name;
+  return p.type === 'maven' ? `${p.namespace}:${p.name}` : `${p.namespace}/${p.name}`;
+}
+
+const ECOSYSTEMS: Readonly<Record<string, string>> = {
+  npm: 'npm', pypi: 'PyPI', maven: 'Maven', golang: 'Go', cargo: 'crates.io', nuget: 'NuGet', gem: 'RubyGems',
+  composer: 'Packagist', hex: 'Hex', pub: 'Pub', hackage: 'Hackage', cran: 'CRAN', swift: 'SwiftURL', conan: 'ConanCenter',
+};
+
+/** The OSV ecosystem name for a purl type; the purl type itself when OSV has none. */
+export function ecosystemOf(purlType: string): string {
+  return ECOSYSTEMS[purlType] ?? purlType;
+}
