@@ -1,6 +1,7 @@
 import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import { SsfError, isSsfError } from '../../core/index.js';
 import { parseAdvisory, type OsvAdvisory } from './osv.js';
@@ -212,6 +213,10 @@ export async function readZip(input: string | Buffer, label: string, sink: Recor
         bytes = await readEntry(zip, entry, limits.maxAdvisoryBytes);
       } catch (e) {
         throw zipError(label, `entry ${shown} cannot be read (${(e as Error).message})`, e);
+      }
+      // yauzl does not check CRC-32; a damaged stored (uncompressed) entry would otherwise pass.
+      if (typeof zlib.crc32 === 'function' && zlib.crc32(bytes) !== entry.crc32) {
+        throw zipError(label, `entry ${shown} fails its CRC-32 check (damaged archive)`);
       }
       offer(sink, bytes.toString('utf8'), `${label}!${name}`);
     }
