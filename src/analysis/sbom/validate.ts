@@ -120,7 +120,7 @@ function lines(errors: ErrorObject[] | null | undefined): string[] {
     else if (e.keyword === 'enum') {
       // Short lists help; the licence-id list (hundreds of ids) would drown the line.
       const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues ?? [];
-      if (allowed.length <= 12) msg += ` (${allowed.map((x) => JSON.stringify(x)).join(', ')})`;
+      if (allowed.length <= 16) msg += ` (${allowed.map((x) => JSON.stringify(x)).join(', ')})`;
     }
     out.add(`${e.instancePath || '/'}: ${msg}`);
   }
