@@ -1,6 +1,6 @@
 import type { AppliedVex, Finding } from '../model.js';
 import type { VexDocument, VexStatement } from './parse.js';
-import { purlCovers, purlKey, type PurlKey } from './purl.js';
+import { purlCovers, purlKey as parsePurl, type PurlKey } from './purl.js';
 
 /** The one rule every reader of findings uses: VEX not_affected or fixed means the finding does not gate. */
 export function vexSuppresses(f: Finding): boolean {
@@ -35,6 +35,12 @@ export function applyVex(
 ): { findings: Finding[]; warnings: string[] } {
   const warnings: string[] = [];
   const now = opts.now.getTime();
+  // Parsing a purl costs ~10 µs; statements and findings repeat the same ones.
+  const keys = new Map<string, PurlKey | undefined>();
+  const purlKey = (s: string): PurlKey | undefined => {
+    if (!keys.has(s)) keys.set(s, parsePurl(s));
+    return keys.get(s);
+  };
   const artifact = (opts.products ?? []).map((p) => ({ raw: normaliseDigest(p), key: purlKey(p) }));
   const byVuln = new Map<string, Candidate[]>();
   let order = 0;
