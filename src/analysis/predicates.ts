@@ -9,7 +9,7 @@ export const PREDICATE = {
   /** in-toto SPDX predicate: the predicate is the SPDX 2.3 JSON document. */
   spdx: 'https://spdx.dev/Document/v2.3',
   /** in-toto vulnerability scan predicate. */
-  vulns: 'https://in-toto.io/attestation/vulns/v0.1',
+  vulns: 'https://in-toto.io/attestation/vulns/v0.2',
   /** OpenVEX: the predicate is the OpenVEX document. */
   openvex: 'https://openvex.dev/ns/v0.2.0',
   /** ssf's licence report (docs/evidence.md). */
