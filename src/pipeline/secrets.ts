@@ -1,4 +1,5 @@
 import { Scalar, isMap, isPair, isScalar, isSeq, type Node } from 'yaml';
+import { SECRET_RULES } from '../analysis/index.js';
 import type { Locator, ParsedSource, Problem } from './source.js';
 
 /**
@@ -7,28 +8,8 @@ import type { Locator, ParsedSource, Problem } from './source.js';
  * YAML tree (not the typed form) so that it also works when the schema check fails.
  */
 
-interface TokenPattern {
-  readonly what: string;
-  readonly re: RegExp;
-  /** The capture group holding the secret itself, when the match has context around it. */
-  readonly group?: number;
-}
-
-// Formats with a recognisable prefix: near-zero false positives, so they apply everywhere.
-const TOKENS: readonly TokenPattern[] = [
-  { what: 'an AWS access key id', re: /\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b/g },
-  { what: 'an AWS secret access key', re: /aws_?secret_?access_?key["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40}\b/gi },
-  { what: 'a GitHub token', re: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b/g },
-  { what: 'a GitHub fine-grained token', re: /\bgithub_pat_[A-Za-z0-9_]{60,}\b/g },
-  { what: 'a GitLab token', re: /\bglpat-[A-Za-z0-9_-]{20,}\b/g },
-  { what: 'an npm token', re: /\bnpm_[A-Za-z0-9]{36}\b/g },
-  { what: 'a Slack token', re: /\bxox[abprs]-[A-Za-z0-9-]{10,}\b/g },
-  { what: 'a Stripe secret key', re: /\b[sr]k_live_[A-Za-z0-9]{20,}\b/g },
-  { what: 'a Google API key', re: /\bAIza[0-9A-Za-z_-]{35}\b/g },
-  { what: 'a JSON Web Token', re: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
-  { what: 'a private key', re: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g },
-  { what: 'a password in a URL', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:([^\s/@]+)@/gi, group: 1 },
-];
+// The well-known token formats (prefix-recognisable, near-zero false positives, so they apply
+// everywhere) are the evidence part's table, so the linter and `ssf secrets` agree on them.
 
 /** Environment variable names that hold credentials: the secret word ends the name. */
 const SECRET_NAME = /(?:^|_)(?:PASSWORD|PASSWD|PASS|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|SECRET_?KEY|PRIVATE_?KEY|CREDENTIALS?|AUTH)$/i;
@@ -99,9 +80,10 @@ export function credentialProblems(src: ParsedSource, loc: Locator): Problem[] {
 
   const checkString = (node: Scalar, keys: readonly string[]): void => {
     const text = String(node.value);
-    for (const { what, re, group } of TOKENS) {
+    for (const { what, re, group, check } of SECRET_RULES) {
       for (const m of text.matchAll(re)) {
         const secret = group === undefined ? m[0] : (m[group] ?? '');
+        if (check && !check(secret)) continue;
         const from = (m.index ?? 0) + (group === undefined ? 0 : m[0].indexOf(secret));
         if (isReference(secret) || insideParamRef(text, from, from + secret.length)) continue;
         report(node, m.index ?? 0, what);

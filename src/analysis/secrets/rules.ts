@@ -63,7 +63,8 @@ export const SECRET_RULES: readonly SecretRule[] = [
     what: 'a password in a URL',
     re: /(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}:\/\/[^\s/:@]{1,256}:([^\s/@]{1,256})@/g,
     group: 1,
-    check: (s) => !PLACEHOLDER.test(s),
+    // Shorter than 4: documentation examples (`https://a:b@…`, `abc:xyz@`), not credentials.
+    check: (s) => s.length >= 4 && !PLACEHOLDER.test(s),
   },
 ];
 

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import type { SecretFinding } from '../model.js';
 import { HIGH_ENTROPY_RULE, SECRET_RULES, fingerprint, shannonEntropy, type SecretRule } from './rules.js';
 
@@ -10,8 +11,10 @@ import { HIGH_ENTROPY_RULE, SECRET_RULES, fingerprint, shannonEntropy, type Secr
 export const ENTROPY = {
   /** Shortest value considered: below this a random-looking string is too often an id or a word. */
   minLength: 16,
-  /** Bits per character for values that use more than hex digits. */
+  /** Bits per character for values that use more than hex digits... */
   minBits: 3.6,
+  /** ...or, for short ones, this much below the log2(length) maximum. */
+  shortSlack: 0.6,
   /** Hex-only values carry at most 4 bits per character, so they get their own threshold and length. */
   minHexLength: 32,
   minHexBits: 3.2,
@@ -51,6 +54,7 @@ export function secretName(name: string): boolean {
 }
 
 const HEX = /^[0-9a-fA-F]+$/;
+const TOKEN_CHARS = /^[A-Za-z0-9+/=_.~!@#%^&*-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // Subresource integrity (npm lockfiles) and digest references: hashes of public content.
 const HASH_REF = /^(?:sha(?:1|256|384|512)-[A-Za-z0-9+/]+={0,2}|(?:sha1|sha256|sha384|sha512|md5):[0-9a-fA-F]+)$/i;
@@ -58,13 +62,29 @@ const HASH_REF = /^(?:sha(?:1|256|384|512)-[A-Za-z0-9+/]+={0,2}|(?:sha1|sha256|s
 const REFERENCE = /^(?:\$|%|\{\{|<|process\.env|env\.|os\.environ)|\$\{|:\/\//;
 const PLACEHOLDER = /example|placeholder|changeme|change_me|your[_-]|xxxx|redacted|dummy|sample|insert|replace|todo|fixme|\*\*\*/i;
 
+/** Base64 of a DER SubjectPublicKeyInfo (`MFkwEwYH…`, `MCowBQYDK2Vw…`): a public key, published on purpose. */
+function publicKey(value: string): boolean {
+  if (value.length < 40 || !value.startsWith('M') || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return false;
+  try {
+    createPublicKey({ key: Buffer.from(value, 'base64'), format: 'der', type: 'spki' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Does a value assigned to a secret-like name look like a real secret? */
 export function randomLooking(value: string): boolean {
   if (REFERENCE.test(value) || PLACEHOLDER.test(value) || UUID.test(value) || HASH_REF.test(value)) return false;
   // Random tokens of 16+ characters nearly always mix letters and digits; words, paths and identifiers rarely do.
   if (!/[0-9]/.test(value) || !/[A-Za-z]/.test(value)) return false;
+  // Generated secrets use base64, hex or URL-safe alphabets, passwords a few symbols more; brackets,
+  // commas and pipes mean code or prose (`name+hex(keyID)+base64(0x01||pub)`).
+  if (!TOKEN_CHARS.test(value)) return false;
+  if (publicKey(value)) return false;
   if (HEX.test(value)) return value.length >= ENTROPY.minHexLength && shannonEntropy(value) >= ENTROPY.minHexBits;
-  return value.length >= ENTROPY.minLength && shannonEntropy(value) >= ENTROPY.minBits;
+  // A string of n characters has at most log2(n) bits per character, so short values get a lower bar.
+  return value.length >= ENTROPY.minLength && shannonEntropy(value) >= Math.min(ENTROPY.minBits, Math.log2(value.length) - ENTROPY.shortSlack);
 }
 
 /** Files whose `NAME=value` lines are assignments even without quotes. */
@@ -97,6 +117,9 @@ class Lines {
   }
 }
 
+/** Key material after a PEM header: 40+ base64 characters before any END line (header lines such as Proc-Type may come first). */
+const PEM_BODY = /^(?:(?!-----END)[^])*?[A-Za-z0-9+/]{40}/;
+
 /** The whole PEM block when its END line follows within 64 KiB, so each key has its own fingerprint. */
 function pemBlock(text: string, start: number, headerEnd: number): string {
   const end = text.indexOf('-----END ', headerEnd);
@@ -127,7 +150,11 @@ export function scanText(text: string, file: string): SecretFinding[] {
       const [from, to] = m.indices?.[g] ?? [m.index ?? 0, (m.index ?? 0) + m[0].length];
       let secret = text.slice(from, to);
       if (rule.check && !rule.check(secret)) continue;
-      if (rule.id === 'private-key') secret = pemBlock(text, from, to);
+      if (rule.id === 'private-key') {
+        // A header alone is code that looks for keys (`_SK_START = b"-----BEGIN OPENSSH…"`), or a placeholder body.
+        if (!PEM_BODY.test(text.slice(to, to + 1024))) continue;
+        secret = pemBlock(text, from, to);
+      }
       spans.push([from, from + secret.length]);
       add(rule.id, rule.what, from, secret);
     }
