@@ -82,6 +82,8 @@ export function toCycloneDx(sbom: Sbom, opts: DocOptions = {}): Record<string, u
   // inserted in code-unit order instead, and sortLists stays off.
   const serializer = new lib.Serialize.JsonSerializer(new lib.Serialize.JSON.Normalize.Factory(lib.Spec.Spec1dot6));
   const out = JSON.parse(serializer.serialize(bom, { sortLists: false })) as Record<string, unknown>;
+  // The library lists the root's entry first, then the components'; ssf's order is by ref.
+  if (Array.isArray(out.dependencies)) (out.dependencies as { ref: string }[]).sort((a, b) => byCodeUnit(a.ref, b.ref));
   return out;
 }
 

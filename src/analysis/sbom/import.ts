@@ -76,7 +76,6 @@ class Collector {
       const purl = p.version || !version ? p.canonical : makePurl(p.type, p.namespace, p.name, version);
       return { ecosystem: ecosystemOf(p.type), name: purlPackageName(p), version, purl };
     }
-    this.noPurl++;
     const name = r.group ? `${r.group}/${r.name}` : r.name;
     return { ecosystem: 'generic', name, version: r.version, purl: makePurl('generic', r.group, r.name, r.version) };
   }
@@ -91,6 +90,7 @@ class Collector {
 
   add(r: Raw, where: string): void {
     const id = this.identify(r, where);
+    if (id.ecosystem === 'generic' && (r.purl === undefined || parsePurlLoose(r.purl) === undefined)) this.noPurl++;
     const key = `${id.ecosystem}\0${id.name}\0${id.version}`;
     if (key === this.rootKey) {
       // Some tools list the described package among the components as well.

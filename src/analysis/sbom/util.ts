@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { formatPurl, parsePurl, type Purl } from '../lockfile/index.js';
 import type { Scope } from '../model.js';
-
-const require = createRequire(import.meta.url);
 
 /** Code-unit order: the same on every machine (localeCompare depends on the ICU locale). */
 export function byCodeUnit(a: string, b: string): number {
@@ -45,25 +43,8 @@ export function ssfVersion(): string {
 /** required < optional < dev: the weaker of two scopes. */
 export const SCOPE_RANK: Readonly<Record<Scope, number>> = { required: 0, optional: 1, dev: 2 };
 
-// ---- package URLs (packageurl-js is CommonJS and costs ~30 ms to load: load on first use)
-
-interface PurlObject {
-  type: string;
-  namespace?: string | null | undefined;
-  name: string;
-  version?: string | null | undefined;
-  toString(): string;
-}
-interface PurlModule {
-  PackageURL: {
-    new (type: string, namespace: string | undefined | null, name: string, version: string | undefined | null, qualifiers: undefined, subpath: undefined): PurlObject;
-    fromString(s: string): PurlObject;
-  };
-}
-let purlModule: PurlModule | undefined;
-function purlLib(): PurlModule {
-  return (purlModule ??= require('packageurl-js') as PurlModule);
-}
+// ---- package URLs: the lockfile part's parser and canonical writer (spec test vectors; npm
+// names keep their case, which packageurl-js's own writer does not do).
 
 export interface ParsedPurl {
   type: string;
@@ -78,8 +59,8 @@ export interface ParsedPurl {
 export function parsePurlLoose(s: string): ParsedPurl | undefined {
   if (s.length > 4096) return undefined;
   try {
-    const p = purlLib().PackageURL.fromString(s);
-    const out: ParsedPurl = { type: p.type, name: p.name, canonical: p.toString() };
+    const p = parsePurl(s);
+    const out: ParsedPurl = { type: p.type, name: p.name, canonical: formatPurl(p) };
     if (p.namespace) out.namespace = p.namespace;
     if (p.version) out.version = p.version;
     return out;
@@ -88,9 +69,12 @@ export function parsePurlLoose(s: string): ParsedPurl | undefined {
   }
 }
 
-/** `pkg:<type>/<namespace>/<name>@<version>` with the spec's percent-encoding. */
+/** `pkg:<type>/<namespace>/<name>@<version>` in canonical form. */
 export function makePurl(type: string, namespace: string | undefined, name: string, version: string | undefined): string {
-  return new (purlLib().PackageURL)(type, namespace, name, version || undefined, undefined, undefined).toString();
+  const p: Purl = { type, name };
+  if (namespace) p.namespace = namespace;
+  if (version) p.version = version;
+  return formatPurl(p);
 }
 
 /** The full package name the ecosystem uses, from a purl's namespace and name. */
