@@ -30,6 +30,11 @@ function cvssLib(): CvssLib {
   return lib;
 }
 
+/** Loads the CVSS library now, so that the first match does not pay for it. */
+export function preloadCvss(): void {
+  cvssLib();
+}
+
 export type CvssVersion = '2.0' | '3.0' | '3.1' | '4.0';
 
 /** Base metrics every vector of that version must carry (FIRST's specification documents). */

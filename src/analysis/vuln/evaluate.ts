@@ -44,6 +44,8 @@ export interface CompiledAdvisory {
   readonly warnings: readonly string[];
 }
 
+const NO_VERSIONS: ReadonlySet<string> = new Set();
+
 /** Ecosystems whose ECOSYSTEM ordering is SemVer 2.0 (the OSV schema's ecosystem table: npm). */
 const SEMVER_ECOSYSTEMS = new Set(['npm']);
 
@@ -126,7 +128,8 @@ export function compileAdvisory(a: OsvAdvisory): CompiledAdvisory {
       // Every limit event that failed to parse was dropped; with none left the implicit `*` applies.
       ranges.push({ type: r.type, events, limits: star || limits.length === 0 ? undefined : limits, limitRaw });
     });
-    affected.push({ index: i, ecosystem, name, versions: new Set(aff.versions ?? []), ranges });
+    const versions = aff.versions === undefined || aff.versions.length === 0 ? NO_VERSIONS : new Set(aff.versions);
+    affected.push({ index: i, ecosystem, name, versions, ranges });
   });
   return { advisory: a, affected, warnings };
 }
@@ -135,7 +138,7 @@ export function compileAdvisory(a: OsvAdvisory): CompiledAdvisory {
 export interface RangeMatch {
   readonly description: string;
   /** `fixed` events of the range above the version. */
-  readonly fixed: string[];
+  readonly fixed: CompiledEvent[];
 }
 
 /** IncludedInRanges for a single range, following the OSV pseudo-code literally. */
@@ -170,8 +173,8 @@ export function evaluateRange(r: CompiledRange, v: SemVer): RangeMatch | undefin
   let description = `${r.type} range: introduced ${intro.raw}`;
   if (upper) description += `, ${upper.kind} ${upper.raw}`;
   if (r.limitRaw.length > 0) description += `, limit ${r.limitRaw.join(' ')}`;
-  const fixed: string[] = [];
-  for (const e of ev) if (e.kind === 'fixed' && compareParsed(e.v as SemVer, v) > 0) fixed.push(e.raw);
+  const fixed: CompiledEvent[] = [];
+  for (const e of ev) if (e.kind === 'fixed' && compareParsed(e.v as SemVer, v) > 0) fixed.push(e);
   return { description, fixed };
 }
 
@@ -194,7 +197,7 @@ export function evaluateEntries(
   parsed: SemVer | undefined,
 ): AffectsResult {
   let matchedBy = '';
-  const fixed = new Set<string>();
+  const fixed = new Map<string, SemVer>();
   const hit: number[] = [];
   for (const aff of entries) {
     let matched = false;
@@ -204,7 +207,7 @@ export function evaluateEntries(
         if (!m) continue;
         if (!matched && matchedBy === '') matchedBy = m.description;
         matched = true;
-        for (const f of m.fixed) fixed.add(f);
+        for (const f of m.fixed) fixed.set(f.raw, f.v as SemVer);
       }
     }
     if (aff.versions.has(version)) {
@@ -213,7 +216,8 @@ export function evaluateEntries(
     }
     if (matched) hit.push(aff.index);
   }
-  return { affected: hit.length > 0, matchedBy, fixed: sortVersions([...fixed]), entries: hit };
+  const sorted = fixed.size < 2 ? [...fixed.keys()] : [...fixed].sort((x, y) => compareParsed(x[1], y[1])).map((x) => x[0]);
+  return { affected: hit.length > 0, matchedBy, fixed: sorted, entries: hit };
 }
 
 /** Sorts version strings by SemVer precedence, unparseable ones last in string order. */

@@ -1,5 +1,5 @@
 import type { Finding, Sbom, Severity, VulnDbInfo, VulnReport } from '../model.js';
-import { cvss, type CvssVersion } from './cvss.js';
+import { cvss, preloadCvss, type CvssVersion } from './cvss.js';
 import { compileAdvisory, evaluateEntries, sortVersions, type CompiledAdvisory, type CompiledAffected } from './evaluate.js';
 import { compareTimestamps, type OsvAdvisory } from './osv.js';
 import { parseSemver, type SemVer } from './semver.js';
@@ -14,6 +14,10 @@ export interface AdvisoryIndex {
 interface Candidate {
   readonly advisory: CompiledAdvisory;
   readonly entries: readonly CompiledAffected[];
+  /** Filled on first match: the advisory's aliases, sorted, without its id. */
+  aliases?: string[];
+  /** Filled on first match: severity per set of matched entries (usually one). */
+  severities?: Map<string, Scored>;
 }
 
 const VERSION_PREFERENCE: Record<CvssVersion, number> = { '4.0': 4, '3.1': 3, '3.0': 2, '2.0': 1 };
@@ -186,12 +190,13 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
       }
       for (const [key, entries] of perPackage) {
         const list = this.byPackage.get(key);
-        const cand = { advisory: c, entries };
+        const cand: Candidate = { advisory: c, entries };
         if (list) list.push(cand);
         else this.byPackage.set(key, [cand]);
       }
     }
     this.size = n;
+    if (n > 0) preloadCvss();
   }
 
   private parsed(version: string): SemVer | undefined {
@@ -217,14 +222,21 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
       }
       const own: Finding[] = [];
       for (const cand of cands) {
-        for (const w of cand.advisory.warnings) warnings.add(w);
+        if (cand.advisory.warnings.length > 0) for (const w of cand.advisory.warnings) warnings.add(w);
         const r = evaluateEntries(cand.entries, comp.version, parsed);
         if (!r.affected) continue;
         const a = cand.advisory.advisory;
-        const sev = severityOf(a, r.entries);
+        cand.aliases ??= [...new Set(a.aliases ?? [])].filter((x) => x !== a.id).sort(byString);
+        cand.severities ??= new Map();
+        const key = r.entries.join(',');
+        let sev = cand.severities.get(key);
+        if (!sev) {
+          sev = severityOf(a, r.entries);
+          cand.severities.set(key, sev);
+        }
         const f: Finding = {
           id: a.id,
-          aliases: [...new Set(a.aliases ?? [])].filter((x) => x !== a.id).sort(byString),
+          aliases: [...cand.aliases],
           component: { ref: comp.ref, name: comp.name, version: comp.version, purl: comp.purl },
           severity: sev.severity,
           fixed: r.fixed,

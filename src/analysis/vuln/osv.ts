@@ -45,10 +45,10 @@ function optString(o: Record<string, unknown>, key: string, file: string | undef
   if (o[key] !== undefined && typeof o[key] !== 'string') fail(file, `${path}${key}`, 'must be a string');
 }
 
-function optTime(o: Record<string, unknown>, key: string, file: string | undefined, path: string): void {
+function optTime(o: Record<string, unknown>, key: string, file: string | undefined, path: string, trusted: boolean): void {
   const v = o[key];
   if (v === undefined) return;
-  if (typeof v !== 'string' || !isTimestamp(v)) fail(file, `${path}${key}`, 'must be an RFC 3339 timestamp');
+  if (typeof v !== 'string' || (!trusted && !isTimestamp(v))) fail(file, `${path}${key}`, 'must be an RFC 3339 timestamp');
 }
 
 function optStringArray(o: Record<string, unknown>, key: string, file: string | undefined, path: string): void {
@@ -94,15 +94,16 @@ export function compareTimestamps(a: string, b: string): number {
  * Validates an already-parsed JSON value as an OSV record's shape (types of every field ssf
  * reads). Semantic problems inside ranges (unknown types, bad versions, odd events) are not
  * errors here: the matcher skips them with a warning, as the OSV schema asks of consumers.
+ * `trusted` (records ssf stored itself after validating them) skips the timestamp syntax checks.
  */
-export function validateAdvisory(v: unknown, file?: string): OsvAdvisory {
+export function validateAdvisory(v: unknown, file?: string, trusted = false): OsvAdvisory {
   if (!isObject(v)) fail(file, 'the document', 'must be a JSON object');
   if (typeof v.id !== 'string' || v.id.length === 0 || v.id.length > MAX_ID || /[\s/\\]/.test(v.id)) {
     fail(file, 'id', `must be a non-empty string of at most ${MAX_ID} characters without spaces or slashes`);
   }
-  if (typeof v.modified !== 'string' || !isTimestamp(v.modified)) fail(file, 'modified', 'must be an RFC 3339 timestamp');
-  optTime(v, 'published', file, '');
-  optTime(v, 'withdrawn', file, '');
+  if (typeof v.modified !== 'string' || (!trusted && !isTimestamp(v.modified))) fail(file, 'modified', 'must be an RFC 3339 timestamp');
+  optTime(v, 'published', file, '', trusted);
+  optTime(v, 'withdrawn', file, '', trusted);
   optStringArray(v, 'aliases', file, '');
   optStringArray(v, 'related', file, '');
   optString(v, 'summary', file, '');

@@ -21,6 +21,8 @@ const SEMVER_RE =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
 const MAX_LENGTH = 256;
+const NONE: readonly string[] = Object.freeze([]);
+const NONE_NUMERIC: readonly boolean[] = Object.freeze([]);
 
 /**
  * Parses a SemVer 2.0.0 string (no leading `v`, no spaces); undefined when it is not one.
@@ -35,7 +37,8 @@ export function parseSemver(s: string): SemVer | undefined {
   const minor = Number(m[2]);
   const patch = Number(m[3]);
   if (!Number.isSafeInteger(major) || !Number.isSafeInteger(minor) || !Number.isSafeInteger(patch)) return undefined;
-  const pre = m[4] === undefined ? [] : m[4].split('.');
+  if (m[4] === undefined) return { major, minor, patch, pre: NONE, preNumeric: NONE_NUMERIC };
+  const pre = m[4].split('.');
   return { major, minor, patch, pre, preNumeric: pre.map((p) => /^\d+$/.test(p)) };
 }
 
