@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { SsfError } from '../../core/index.js';
+import { createRequire } from 'node:module';
+import type { Ajv as AjvClass, ErrorObject, Options, ValidateFunction } from 'ajv';
+import type { Ajv2019 as Ajv2019Class } from 'ajv/dist/2019.js';
+import { SsfError, canonicalize } from '../../core/index.js';
+
+// ajv costs ~60 ms to load: it is required on first validation, not when the part is imported.
+const require = createRequire(import.meta.url);
 
 /** The schemas ship with the package in schema/ (package.json "files"). */
 const SCHEMA_DIR = new URL('../../../../schema/', import.meta.url);
@@ -86,18 +90,56 @@ function addFormats(ajv: { addFormat(name: string, f: { type: 'string'; validate
   for (const [name, validate] of Object.entries(FORMATS)) ajv.addFormat(name, { type: 'string', validate });
 }
 
+/**
+ * uniqueItems in linear time. ajv compares every pair of items with a deep equality (O(n²)):
+ * CycloneDX marks components, dependencies and hashes uniqueItems, so a 1,200-component BOM
+ * cost ~250 ms in that check alone. Two JSON values are equal exactly when their canonical
+ * JSON (sorted keys) is the same string, so a set of those finds the same duplicates.
+ */
+interface UniqueValidate {
+  (schema: boolean, data: unknown[]): boolean;
+  errors?: Partial<ErrorObject>[];
+}
+const uniqueItems: UniqueValidate = (schema, data) => {
+  uniqueItems.errors = [];
+  if (!schema) return true;
+  const seen = new Map<string, number>();
+  for (let j = 0; j < data.length; j++) {
+    const key = canonicalize(data[j]);
+    const i = seen.get(key);
+    if (i !== undefined) {
+      uniqueItems.errors = [{ keyword: 'uniqueItems', message: `must NOT have duplicate items (items ## ${j} and ${i} are identical)`, params: { i: j, j: i } }];
+      return false;
+    }
+    seen.set(key, j);
+  }
+  return true;
+};
+
+function linearUniqueItems(ajv: AjvClass | Ajv2019Class): void {
+  ajv.removeKeyword('uniqueItems');
+  ajv.addKeyword({ keyword: 'uniqueItems', type: 'array', schemaType: 'boolean', errors: true, validate: uniqueItems });
+}
+
 // ---- validators, compiled on first use and kept.
+
+/**
+ * strict:false because the schemas use annotation keywords ajv does not know ("meta:enum",
+ * "deprecated"). The schemas are published and fixed, so they are not validated again.
+ */
+const OPTIONS: Options = { strict: false, allErrors: true, validateFormats: true, validateSchema: false };
 
 let cyclonedx: ValidateFunction | undefined;
 let spdx: ValidateFunction | undefined;
 
 function cyclonedxValidator(): ValidateFunction {
   if (cyclonedx) return cyclonedx;
-  // The CycloneDX schemas are draft-07. strict:false because they use annotation keywords
-  // ajv does not know ("meta:enum", "deprecated"); formats are enforced (validateFormats), as
-  // the upstream test harness does: the JSF signature vectors depend on "uri" being checked.
-  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true, validateSchema: false });
+  // The CycloneDX schemas are draft-07. Formats are enforced, as the upstream test harness
+  // does: the JSF signature vectors depend on "uri" being checked.
+  const { Ajv } = require('ajv') as { Ajv: typeof AjvClass };
+  const ajv = new Ajv(OPTIONS);
   addFormats(ajv);
+  linearUniqueItems(ajv);
   ajv.addSchema(loadSchema('cyclonedx/spdx.schema.json'));
   ajv.addSchema(loadSchema('cyclonedx/jsf-0.82.schema.json'));
   return (cyclonedx = ajv.compile(loadSchema('cyclonedx/bom-1.6.schema.json')));
@@ -106,8 +148,10 @@ function cyclonedxValidator(): ValidateFunction {
 function spdxValidator(): ValidateFunction {
   if (spdx) return spdx;
   // The SPDX 2.3 schema is draft 2019-09 and uses no formats.
-  const ajv = new Ajv2019({ strict: false, allErrors: true, validateFormats: true, validateSchema: false });
+  const { Ajv2019 } = require('ajv/dist/2019.js') as { Ajv2019: typeof Ajv2019Class };
+  const ajv = new Ajv2019(OPTIONS);
   addFormats(ajv);
+  linearUniqueItems(ajv);
   return (spdx = ajv.compile(loadSchema('spdx/spdx-schema.json')));
 }
 
