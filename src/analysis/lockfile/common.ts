@@ -64,7 +64,9 @@ export function parseLockJson(text: string, file: string): unknown {
     const msg = (e as Error).message;
     const m = /at position (\d+)/.exec(msg);
     let where = '';
-    if (m?.[1]) {
+    if (m?.[1] && Number(m[1]) >= text.trimEnd().length) {
+      where = ' (truncated: it ends before the JSON does)';
+    } else if (m?.[1]) {
       const pos = Number(m[1]);
       let line = 1;
       let lineStart = 0;
