@@ -236,7 +236,7 @@ test('npm lockfile: malformed, truncated or unsupported input is LOCKFILE_INVALI
   }
   assert.throws(() => sbomFromNpmLockfile(text.slice(0, text.indexOf(',\n  "lockfileVersion"')), { file: 'x/package-lock.json' }), /x\/package-lock\.json is not valid JSON \(truncated/);
   assert.throws(() => sbomFromNpmLockfile(text.slice(0, 100), { file: 'x/package-lock.json' }), /x\/package-lock\.json is not valid JSON \(truncated/);
-  assert.throws(() => sbomFromNpmLockfile('{\n  "a": 1,\n  "b": 2,,\n}', { file: 'p.json' }), /p\.json is not valid JSON at line 3, column 9/);
+  assert.throws(() => sbomFromNpmLockfile('{\n  "a": 1,\n  "b": 2,,\n}', { file: 'p.json' }), /p\.json is not valid JSON at line 3, column 10/);
   for (const v of [0, 4, '3', null, 2.5]) {
     throwsCode(() => sbomFromNpmLockfile(JSON.stringify({ lockfileVersion: v, packages: {} })), 'LOCKFILE_INVALID');
   }
