@@ -85,3 +85,12 @@ test('validateSpdx: schema errors and the rules the schema cannot express', () =
   v22.spdxVersion = 'SPDX-2.2';
   assert.deepEqual(validateSpdx(v22), ['/spdxVersion: must be SPDX-2.3 (got "SPDX-2.2")']);
 });
+
+test('uniqueItems (checked in linear time by ssf) still finds duplicates, whatever the key order', () => {
+  const doc = { bomFormat: 'CycloneDX', specVersion: '1.6', components: [{ type: 'library', name: 'a', version: '1' }, { type: 'library', name: 'b' }, { version: '1', name: 'a', type: 'library' }] };
+  assert.deepEqual(validateCycloneDx(doc), ['/components: must NOT have duplicate items (items ## 2 and 0 are identical)']);
+  doc.components[2]!.version = '2';
+  assert.deepEqual(validateCycloneDx(doc), []);
+  doc.components.push({ type: 'library', name: 'b' });
+  assert.deepEqual(validateCycloneDx(doc), ['/components: must NOT have duplicate items (items ## 3 and 1 are identical)']);
+});
