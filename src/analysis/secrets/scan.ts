@@ -163,7 +163,9 @@ export function scanText(text: string, file: string): SecretFinding[] {
   const overlaps = (a: number, b: number): boolean => spans.some(([s, e]) => a < e && s < b);
   const assignment = (name: string, span: [number, number] | undefined, value: string): void => {
     if (!span || !secretName(name) || !randomLooking(value) || overlaps(span[0], span[1])) return;
-    add(HIGH_ENTROPY_RULE, `a random-looking value assigned to ${name.length > 40 ? 'a secret-named key' : name}`, span[0], value);
+    // The name goes into the message only when it cannot itself be a token (short, no digits).
+    const shown = name.length <= 40 && /^[A-Za-z_.$-]+$/.test(name) ? name : 'a secret-named key';
+    add(HIGH_ENTROPY_RULE, `a random-looking value assigned to ${shown}`, span[0], value);
   };
   for (const m of text.matchAll(QUOTED)) assignment(m[2] ?? '', m.indices?.[4], m[4] ?? '');
   if (envLike(file)) for (const m of text.matchAll(ENV_LINE)) assignment(m[1] ?? '', m.indices?.[2], m[2] ?? '');
