@@ -299,3 +299,12 @@ test('the database persists across opens; a foreign file is refused', async (t) 
   writeFileSync(junk, 'this is not sqlite'.repeat(100));
   throwsCode(() => VulnDb.open(junk), 'VULNDB_INVALID');
 });
+
+test('one import at a time per database', async (t) => {
+  const dir = tmp(t);
+  const db = openDb(t, dir);
+  const first = db.import(ADVISORIES);
+  await rejectsCode(db.import(ADVISORIES), 'VULNDB_INVALID');
+  assert.equal((await first).added, REAL_IDS.length);
+  assert.equal((await db.import(ADVISORIES)).unchanged, REAL_IDS.length, 'free again afterwards');
+});
