@@ -5,12 +5,19 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rejectsCode, throwsCode } from '../../core/testing.js';
-import { HIGH_ENTROPY_RULE, SECRET_RULES, fingerprint, loadAllowlist, scanSecrets, scanText } from './index.js';
+import { HIGH_ENTROPY_RULE, SECRET_RULES, fingerprint, loadAllowlist, scanSecrets, scanText, shannonEntropy } from './index.js';
 
 // Secrets are assembled at run time so this file does not itself carry any.
 const b64url = (s: string | Buffer): string => Buffer.from(s).toString('base64url');
 const rand = (n: number, alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'): string =>
   [...randomBytes(n)].map((b) => alphabet[b % alphabet.length]).join('');
+/** A random value the heuristic must flag: about 1 in 50 random strings lacks a digit or repeats too much, so those are redrawn. */
+function token(n: number): string {
+  for (;;) {
+    const t = rand(n);
+    if (/[0-9]/.test(t) && /[A-Za-z]/.test(t) && shannonEntropy(t) >= 3.9) return t;
+  }
+}
 const pem = (label: string, body: Buffer): string => `-----BEGIN ${label}-----\n${body.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END ${label}-----\n`;
 
 /** One sample of every rule: [rule id, the secret as a scanner must fingerprint it, a line that carries it]. */
@@ -29,7 +36,7 @@ function samples(): [string, string, string][] {
     pem('OPENSSH PRIVATE KEY', Buffer.concat([Buffer.from('openssh-key-v1\0'), randomBytes(200)])),
     `-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n${randomBytes(120).toString('base64')}\n-----END PGP PRIVATE KEY BLOCK-----\n`,
   ];
-  const apiKey = rand(24);
+  const apiKey = token(24);
   return [
     ['aws-access-key-id', akid, `aws_access_key_id = ${akid}`],
     ['aws-secret-access-key', awsSecret, `aws_secret_access_key = ${awsSecret}`],
@@ -74,8 +81,9 @@ test('fingerprint: sha256: and the first 16 hex digits of SHA-256', () => {
 });
 
 test('high-entropy assignments: the forms that count', () => {
-  const v = rand(28);
-  const hex = randomBytes(20).toString('hex');
+  const v = token(28);
+  let hex = randomBytes(20).toString('hex');
+  while (shannonEntropy(hex) < 3.5) hex = randomBytes(20).toString('hex');
   const cases: [string, string, string][] = [
     ['app.js', `const key = "${v}"`, v],
     ['app.py', `SECRET_KEY = '${v}'`, v],
