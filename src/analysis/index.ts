@@ -13,3 +13,5 @@ export * from './vex/index.js';
 export * from './report/index.js';
 export * from './license/index.js';
 export * from './secrets/index.js';
+export * from './input.js';
+export * from './gate.js';

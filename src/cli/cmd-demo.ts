@@ -4,12 +4,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash, randomBytes } from 'node:crypto';
 import { SsfError, isSsfError, readTextFile, systemClock } from '../core/index.js';
-import { Factory, initFactory } from '../factory/index.js';
+import { Factory, initFactory, layoutOf } from '../factory/index.js';
 import { Runner, pinTools, signPipeline } from '../platform/index.js';
 import { loadPipeline } from '../pipeline/index.js';
 import { SigstoreJsVerifier, verifyProvenanceChain } from '../verify/index.js';
 import { parseCommandArgs, str, type Command } from './command.js';
 import { runCommand } from './cmd-run.js';
+import { vexSignCommand } from './cmd-evidence.js';
+import { VulnDb } from '../analysis/index.js';
 
 /** The example project shipped with ssf: <package root>/examples/hello-service. */
 export function exampleProjectDir(): string {
@@ -57,6 +59,18 @@ Options:
       const pipelineFile = join(project, 'ssf-pipeline.yaml');
       const pins = await pinTools(pipelineFile);
       step(`example project copied to ${project}; ${pins.length} tools pinned to this host (${pins.map((p) => p.tool).join(', ')})`);
+      // Evidence inputs: the example's advisories (one demonstration record that affects a
+      // dependency) and its VEX statement, signed by the factory with an expiry.
+      const db = VulnDb.open(layoutOf(dataDir).vulnDb);
+      try {
+        const st = await db.import(join(project, 'advisories'));
+        step(`advisory database: ${st.added} OSV records imported (${st.info.digest.slice(0, 19)}…)`);
+      } finally {
+        db.close();
+      }
+      const quiet = { ...io, out: (): void => undefined };
+      await vexSignCommand.run(parseCommandArgs(vexSignCommand, [join(project, 'vex', 'undici-types.openvex.json'), '--expires', '30d', '--bundle', join(project, 'vex', 'undici-types.vex.sigstore.json'), '--dir', dataDir]), quiet);
+      step('VEX statement for undici-types signed by the factory (expires in 30 days)');
       const f = Factory.open(dataDir);
       try {
         const s = await signPipeline(f, loadPipeline(pipelineFile));
@@ -81,6 +95,8 @@ Options:
         for (const art of artifacts) {
           const rep = verifyProvenanceChain(f2.verifier(), bundle, { algorithm: 'sha256', hex: art.digest.replace(/^sha256:/, '') });
           step(`verified ${art.name} (${art.digest.slice(0, 19)}…): provenance by ${rep.builderId}, chain ${rep.tasks.map((t) => t.name).join(' → ')}`);
+          const about = rep.evidence.filter((e) => e.aboutArtifact);
+          if (about.length > 0) step(`  evidence about it, each signed by its task's identity: ${about.map((e) => e.task).join(', ')}`);
         }
         new SigstoreJsVerifier(trustedRoot).verify(bundle, `spiffe://${f2.trustDomain}/factory/builder`);
         step('@sigstore/verify accepts the provenance bundle with only trusted_root.json');

@@ -1,6 +1,6 @@
 import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { SsfError, sha256File, toSsfError, writeFileAtomic } from '../core/index.js';
 import {
   INTOTO_LINK_V03, SLSA_PROVENANCE_V1, makeLink, makeProvenance, makeStatement, type ResourceDescriptor,
@@ -16,6 +16,7 @@ import { NPM_SANDBOX_CACHE, NpmMirror, checkoutSource, npmCiArgs, npmRegistry, p
 import { diffTrees, hashTree, type TreeDigest } from '../observer/index.js';
 import { EMPTY_DIGEST, MEDIA_TYPE, OciLayout, buildImage, deterministicTarGz, type Descriptor } from '../repository/index.js';
 import { insideWorkspace, matchOne } from './paths.js';
+import { runEvidence, type EvidenceResult } from './evidence.js';
 import { measureNode, nodeStatement } from './node.js';
 import { RunStore, type RunArtifact, type TaskStatus } from './runstore.js';
 import { toolDigest } from './pin.js';
@@ -185,6 +186,8 @@ class RunContext {
   private packages: LockedPackage[] = [];
   private images = new Map<string, Descriptor>();
   private pending: { artifact: RunArtifact; manifest: Descriptor }[] = [];
+  /** Signed evidence documents of this run, attached at publish to the artifacts they are about. */
+  private evidence: { task: string; predicateType: string; bundle: Record<string, unknown>; logIndex: number; digests: Set<string> }[] = [];
 
   constructor(
     private readonly f: Factory,
@@ -273,6 +276,17 @@ class RunContext {
       command = r.command;
       exitCode = r.exitCode;
       subjects.push(...r.subjects);
+      if (r.evidence) {
+        // The document is signed by this task's identity before any failOn decision, so a
+        // failed gate still leaves its evidence behind.
+        const ev = r.evidence;
+        const [res] = this.f.attest([{ statement: makeStatement(ev.subjects, ev.predicateType, ev.predicate), identity }]);
+        if (!res) throw new SsfError('INTERNAL', `task ${task.name}: no evidence bundle produced`);
+        writeFileAtomic(join(this.runDir, 'evidence', `${task.name}.${task.kind}.sigstore.json`), JSON.stringify(res.bundle));
+        this.evidence.push({ task: task.name, predicateType: ev.predicateType, bundle: res.bundle, logIndex: res.logIndex, digests: new Set(ev.subjects.map((x) => `sha256:${x.digest?.sha256 ?? ''}`)) });
+        byproducts.evidence = { predicateType: ev.predicateType, logIndex: res.logIndex, subjects: ev.subjects };
+        if (ev.failure) throw ev.failure;
+      }
       if (r.result) {
         byproducts.exitCode = r.result.exitCode;
         byproducts.signal = r.result.signal;
@@ -350,7 +364,7 @@ class RunContext {
     return t;
   }
 
-  private async execute(task: TaskDef, inputs: Map<string, TreeDigest>, afterHashes: Map<string, TreeDigest>, materials: ResourceDescriptor[], byproducts: Record<string, unknown>, environment: Record<string, unknown>): Promise<{ command: string[]; exitCode: number | null; subjects: ResourceDescriptor[]; result?: SandboxResult }> {
+  private async execute(task: TaskDef, inputs: Map<string, TreeDigest>, afterHashes: Map<string, TreeDigest>, materials: ResourceDescriptor[], byproducts: Record<string, unknown>, environment: Record<string, unknown>): Promise<{ command: string[]; exitCode: number | null; subjects: ResourceDescriptor[]; result?: SandboxResult; evidence?: EvidenceResult }> {
     const rw = task.workspaces.filter((w) => w.mode === 'rw').map((w) => w.name);
     switch (task.kind) {
       case 'source': {
@@ -484,6 +498,24 @@ class RunContext {
         byproducts.artifacts = this.pending.map((p) => p.artifact);
         return { command: ['ssf:publish'], exitCode: 0, subjects };
       }
+      case 'sbom':
+      case 'scan':
+      case 'licenses':
+      case 'secrets': {
+        const ev = await runEvidence({
+          task, wsDir: (n) => this.wsDir(n), pipelineDir: dirname(this.loaded.file), vulnDb: this.f.layout.vulnDb,
+          images: new Map([...this.images].map(([k, d]) => [k, { digest: d.digest, mediaType: d.mediaType }])),
+          verifier: () => this.f.verifier(), now: this.f.clock.now(),
+        });
+        materials.push(...ev.materials);
+        byproducts[task.kind] = ev.summary;
+        const subjects: ResourceDescriptor[] = [];
+        for (const [name, bytes] of ev.files) {
+          writeFileAtomic(join(this.runDir, 'evidence', name), bytes);
+          subjects.push({ name: `evidence/${name}`, digest: { sha256: createHash('sha256').update(bytes).digest('hex') } });
+        }
+        return { command: [`ssf:${task.kind}`], exitCode: ev.failure ? 1 : 0, subjects, evidence: ev };
+      }
       default:
         throw new SsfError('PIPELINE_INVALID', `task ${task.name}: kind ${String(task.kind)} is not supported by this runner`);
     }
@@ -505,6 +537,7 @@ class RunContext {
     const byproducts: ResourceDescriptor[] = [];
     if (this.nodeBundle) byproducts.push(bundleDescriptor(`node/${this.nodeBundle.nodeId}`, this.nodeBundle.bundle, this.nodeBundle.logIndex));
     for (const r of this.records) byproducts.push(bundleDescriptor(`task/${r.task.name}`, r.bundle, r.logIndex));
+    for (const e of this.evidence) byproducts.push(bundleDescriptor(`evidence/${e.task}`, e.bundle, e.logIndex));
     const subjects = this.pending.map((p) => ({ name: p.artifact.name, digest: { sha256: hexOf(p.artifact.digest) } }));
     if (subjects.length === 0) throw new SsfError('RUN_FAILED', 'the run published no artifacts (add a publish task)');
     const provenance = makeProvenance({
@@ -537,6 +570,9 @@ class RunContext {
     const bundleBytes = Buffer.from(JSON.stringify(res.bundle));
     for (const p of this.pending) {
       repo.attach(p.manifest, bundleBytes, { artifactType: SIGSTORE_BUNDLE_MEDIA_TYPE, mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE, annotations: { 'dev.ssf.run': this.runId, 'dev.ssf.predicateType': SLSA_PROVENANCE_V1 } });
+      for (const e of this.evidence.filter((x) => x.digests.has(p.artifact.digest))) {
+        repo.attach(p.manifest, Buffer.from(JSON.stringify(e.bundle)), { artifactType: SIGSTORE_BUNDLE_MEDIA_TYPE, mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE, annotations: { 'dev.ssf.run': this.runId, 'dev.ssf.task': e.task, 'dev.ssf.predicateType': e.predicateType } });
+      }
       const manifest = JSON.parse(repo.readBlob(p.manifest.digest).toString('utf8')) as object;
       repo.putManifest(manifest, { refName: `${this.def.metadata.name}/${p.artifact.name}:${this.runId}` });
     }
