@@ -267,8 +267,14 @@ function yamlDoc(text: string, file: string): unknown {
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
   const err = doc.errors[0];
   if (err) {
-    const pos = err.linePos?.[0];
-    throw new SsfError('LOCKFILE_INVALID', `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${err.message.split('\n')[0]}`);
+    const off = err.pos[0];
+    let where = '';
+    if (off >= 0 && off <= text.length) {
+      const before = text.slice(0, off);
+      const line = before.split('\n').length;
+      where = `:${line}:${off - before.lastIndexOf('\n')}`;
+    }
+    throw new SsfError('LOCKFILE_INVALID', `${file}${where}: not valid YAML: ${err.message.split('\n')[0]}`);
   }
   try {
     return doc.toJS({ maxAliasCount: 100 });
