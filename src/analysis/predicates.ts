@@ -19,3 +19,6 @@ export const PREDICATE = {
 } as const;
 
 export type EvidenceKind = keyof typeof PREDICATE;
+
+/** ssf as the scanner named in its reports (in-toto vulns `scanner`, SARIF `tool.driver`). */
+export const SCANNER = { name: 'ssf', version: '0.1.0', uri: 'pkg:npm/ssf@0.1.0' } as const;

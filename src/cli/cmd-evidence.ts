@@ -1,17 +1,25 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { SsfError, parseDigestRef, readTextFile, sha256File, sha256Hex, writeFileAtomic } from '../core/index.js';
-import { makeStatement, type ResourceDescriptor } from '../attest/index.js';
-import { Factory, layoutOf, resolveDataDir } from '../factory/index.js';
-import { BundleVerifier } from '../verify/index.js';
+import type { ResourceDescriptor } from '../attest/index.js';
 import {
-  LICENSE_THRESHOLDS, PREDICATE, SEVERITY_RANK, VULN_THRESHOLDS, VulnDb, applyVex, evaluateLicenses, gatingLicenses, gatingSecrets, gatingVulns,
+  LICENSE_THRESHOLDS, PREDICATE, SCANNER, SEVERITY_RANK, VULN_THRESHOLDS, VulnDb, applyVex, evaluateLicenses, gatingLicenses, gatingSecrets, gatingVulns,
   loadAllowlist, loadLicensePolicy, parseVex, readSbomInput, scanSecrets, scanText, toCycloneDx, toSarif, toSpdx, vexSuppresses, vulnsPredicate,
   type LicenseThreshold, type SecretReport, type VexDocument, type VulnThreshold,
 } from '../analysis/index.js';
-import { SCANNER, verifiedVex } from '../platform/index.js';
 import { str, strs, type Command, type Io, type ParsedArgs } from './command.js';
-import { trustFromArgs } from './trust-args.js';
+
+// The PKI, the factory and the runner load only when a command signs or verifies something:
+// reading a lockfile must not pay for them (about 0.3 s of module loading).
+const signing = async (): Promise<{ Factory: typeof import('../factory/index.js').Factory; resolveDataDir: typeof import('../factory/index.js').resolveDataDir; makeStatement: typeof import('../attest/index.js').makeStatement }> => {
+  const [factory, attest] = await Promise.all([import('../factory/index.js'), import('../attest/index.js')]);
+  return { Factory: factory.Factory, resolveDataDir: factory.resolveDataDir, makeStatement: attest.makeStatement };
+};
+
+/** The data dir as every command resolves it, without loading the factory code. */
+function dataDirOf(a: ParsedArgs, io: Io): string {
+  return resolve(str(a, 'dir') ?? io.env.SSF_DIR ?? '.ssf');
+}
 
 const ATTEST_HELP = `  --attest             sign the result as evidence about --subject, log it in the
                        factory and write the bundle to --bundle
@@ -41,6 +49,7 @@ async function maybeAttest(a: ParsedArgs, io: Io, kind: string, predicateType: s
   const out = str(a, 'bundle');
   if (!out) throw new SsfError('USAGE', '--attest needs --bundle OUT (where the Sigstore bundle is written)');
   if (!existsSync(dirname(resolve(out)))) throw new SsfError('FILE_NOT_FOUND', `the directory of --bundle ${out} does not exist`);
+  const { Factory, resolveDataDir, makeStatement } = await signing();
   const f = Factory.open(resolveDataDir(str(a, 'dir'), io.env));
   try {
     const identity = await f.issueIdentity(['evidence', kind]);
@@ -64,7 +73,7 @@ function pad(rows: string[][]): string[] {
 }
 
 function vulnDbPath(a: ParsedArgs, io: Io): string {
-  return str(a, 'db') ?? layoutOf(resolveDataDir(str(a, 'dir'), io.env)).vulnDb;
+  return str(a, 'db') ?? join(dataDirOf(a, io), 'vulndb', 'osv.db');
 }
 
 export const sbomCommand: Command = {
@@ -163,7 +172,7 @@ scan report carries the same digest and date.`,
 };
 
 /** VEX for a scan: signed bundles verified against the trust root; plain documents only when allowed. */
-function vexFor(a: ParsedArgs, io: Io): { doc: VexDocument; signer?: string }[] {
+async function vexFor(a: ParsedArgs, io: Io): Promise<{ doc: VexDocument; signer?: string }[]> {
   const files = strs(a, 'vex');
   if (files.length === 0) return [];
   const signed: { text: string; file: string }[] = [];
@@ -181,6 +190,7 @@ function vexFor(a: ParsedArgs, io: Io): { doc: VexDocument; signer?: string }[] 
     else throw new SsfError('VEX_INVALID', `${file} is an unsigned VEX document; sign it with \`ssf vex sign\` or pass --allow-unsigned-vex`);
   }
   if (signed.length > 0) {
+    const [{ trustFromArgs }, { BundleVerifier }, { verifiedVex }] = await Promise.all([import('./trust-args.js'), import('../verify/index.js'), import('../platform/evidence.js')]);
     const { trust, revocations } = trustFromArgs(a, io);
     out.push(...verifiedVex(signed, new BundleVerifier(trust, { revocations })));
   }
@@ -225,7 +235,7 @@ Exit status: 0 no finding at the threshold; 1 findings at the threshold
     const failOn = (str(a, 'fail-on') ?? 'none') as VulnThreshold;
     if (!VULN_THRESHOLDS.includes(failOn)) throw new SsfError('USAGE', `--fail-on must be one of ${VULN_THRESHOLDS.join(', ')}, got ${JSON.stringify(failOn)}`);
     const sbom = readSbomInput(a.positionals[0] ?? '.');
-    const vex = vexFor(a, io);
+    const vex = await vexFor(a, io);
     const path = vulnDbPath(a, io);
     if (!existsSync(path)) throw new SsfError('VULNDB_MISSING', `no advisory database at ${path}; run \`ssf vulndb import SOURCE\` first`);
     const db = VulnDb.open(path);
@@ -403,6 +413,7 @@ Options:
     const doc = { ...(JSON.parse(text) as Record<string, unknown>), expires: expires.toISOString() };
     parseVex(JSON.stringify(doc), { file });
     const digest = sha256Hex(JSON.stringify(doc));
+    const { Factory, resolveDataDir, makeStatement } = await signing();
     const f = Factory.open(resolveDataDir(str(a, 'dir'), io.env));
     try {
       const identity = await f.issueIdentity(['evidence', 'vex']);

@@ -5,13 +5,12 @@ import type { ResourceDescriptor } from '../attest/index.js';
 import type { BundleVerifier } from '../verify/index.js';
 import type { TaskDef, EvidenceSubject, EvidenceTaskKind } from '../pipeline/index.js';
 import {
-  PREDICATE, VulnDb, applyVex, evaluateLicenses, gatingLicenses, gatingSecrets, gatingVulns, loadAllowlist, loadLicensePolicy,
+  PREDICATE, SCANNER, VulnDb, applyVex, evaluateLicenses, gatingLicenses, gatingSecrets, gatingVulns, loadAllowlist, loadLicensePolicy,
   parseVex, readSbomInput, scanSecrets, toCycloneDx, toSarif, toSpdx, vulnsPredicate, findLockfile,
   type Sbom, type VexDocument,
 } from '../analysis/index.js';
 import { insideWorkspace, matchFiles } from './paths.js';
 
-export const SCANNER = { name: 'ssf', version: '0.1.0', uri: 'pkg:npm/ssf@0.1.0' } as const;
 
 /** What an evidence task needs from the run around it. */
 export interface EvidenceContext {
