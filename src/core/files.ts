@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SsfError } from './errors.js';
@@ -8,6 +8,23 @@ import { SsfError } from './errors.js';
  * write to a temporary sibling, fsync, rename over. `mode` 0o600 for private keys.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+  // A device or pipe (`--output /dev/null`, `/dev/stdout`, a FIFO) is written to, never
+  // replaced: renaming over /dev/null would turn it into a regular file for the whole machine.
+  let special = false;
+  try {
+    const st = statSync(path);
+    special = !st.isFile() && !st.isDirectory();
+  } catch {
+    // does not exist yet: the atomic path below creates it
+  }
+  if (special) {
+    try {
+      writeFileSync(path, data);
+      return;
+    } catch (e) {
+      throw new SsfError('IO_FAILED', `cannot write ${path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     mkdirSync(dirname(path), { recursive: true });
