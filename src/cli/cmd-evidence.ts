@@ -5,7 +5,7 @@ import type { ResourceDescriptor } from '../attest/index.js';
 import {
   LICENSE_THRESHOLDS, PREDICATE, SCANNER, SEVERITY_RANK, VULN_THRESHOLDS, VulnDb, applyVex, evaluateLicenses, gatingLicenses, gatingSecrets, gatingVulns,
   loadAllowlist, loadLicensePolicy, parseVex, readSbomInput, scanSecrets, scanText, toCycloneDx, toSarif, toSpdx, vexSuppresses, vulnsPredicate,
-  type LicenseThreshold, type SecretReport, type VexDocument, type VulnThreshold,
+  type Allowlist, type LicenseThreshold, type SecretFinding, type SecretReport, type VexDocument, type VulnThreshold,
 } from '../analysis/index.js';
 import { str, strs, type Command, type Io, type ParsedArgs } from './command.js';
 
@@ -42,21 +42,36 @@ function subjectsOf(a: ParsedArgs): ResourceDescriptor[] {
   });
 }
 
-/** With --attest: signs the predicate about the subjects with a short-lived evidence identity. */
-async function maybeAttest(a: ParsedArgs, io: Io, kind: string, predicateType: string, predicate: Record<string, unknown>): Promise<void> {
-  if (!a.values.attest) return;
+interface AttestPlan { subjects: ResourceDescriptor[]; out: string; dataDir: string }
+
+/**
+ * With --attest: checks the subjects, --bundle and the factory before the command does any
+ * work, so a mistyped flag never leaves a document on standard output or a report on disk
+ * from a run that then fails.
+ */
+async function attestPlan(a: ParsedArgs, io: Io): Promise<AttestPlan | undefined> {
+  if (!a.values.attest) return undefined;
   const subjects = subjectsOf(a);
   const out = str(a, 'bundle');
   if (!out) throw new SsfError('USAGE', '--attest needs --bundle OUT (where the Sigstore bundle is written)');
   if (!existsSync(dirname(resolve(out)))) throw new SsfError('FILE_NOT_FOUND', `the directory of --bundle ${out} does not exist`);
-  const { Factory, resolveDataDir, makeStatement } = await signing();
-  const f = Factory.open(resolveDataDir(str(a, 'dir'), io.env));
+  const { Factory, resolveDataDir } = await signing();
+  const dataDir = resolveDataDir(str(a, 'dir'), io.env);
+  Factory.open(dataDir).close();
+  return { subjects, out, dataDir };
+}
+
+/** Signs the predicate about the plan's subjects with a short-lived evidence identity. */
+async function attest(plan: AttestPlan | undefined, io: Io, kind: string, predicateType: string, predicate: Record<string, unknown>): Promise<void> {
+  if (!plan) return;
+  const { Factory, makeStatement } = await signing();
+  const f = Factory.open(plan.dataDir);
   try {
     const identity = await f.issueIdentity(['evidence', kind]);
-    const [res] = f.attest([{ statement: makeStatement(subjects, predicateType, predicate), identity }]);
+    const [res] = f.attest([{ statement: makeStatement(plan.subjects, predicateType, predicate), identity }]);
     if (!res) throw new SsfError('INTERNAL', 'attest produced no bundle');
-    writeFileAtomic(out, JSON.stringify(res.bundle, null, 2) + '\n');
-    io.err(`signed by ${identity.spiffeId}; logged at index ${res.logIndex}; bundle written to ${out}`);
+    writeFileAtomic(plan.out, JSON.stringify(res.bundle, null, 2) + '\n');
+    io.err(`signed by ${identity.spiffeId}; logged at index ${res.logIndex}; bundle written to ${plan.out}`);
   } finally {
     f.close();
   }
@@ -100,6 +115,7 @@ ${ATTEST_HELP}
   async run(a, io) {
     const format = str(a, 'format') ?? 'cyclonedx';
     if (format !== 'cyclonedx' && format !== 'spdx') throw new SsfError('USAGE', `--format must be cyclonedx or spdx, got ${JSON.stringify(format)}`);
+    const plan = await attestPlan(a, io);
     const sbom = readSbomInput(a.positionals[0] ?? '.');
     for (const w of sbom.warnings.slice(0, 20)) io.err(`warning: ${w}`);
     if (sbom.warnings.length > 20) io.err(`warning: … and ${sbom.warnings.length - 20} more`);
@@ -111,7 +127,7 @@ ${ATTEST_HELP}
     } else {
       emit(io, str(a, 'output'), JSON.stringify(doc, null, 2) + '\n');
     }
-    await maybeAttest(a, io, 'sbom', format === 'spdx' ? PREDICATE.spdx : PREDICATE.cyclonedx, doc);
+    await attest(plan, io, 'sbom', format === 'spdx' ? PREDICATE.spdx : PREDICATE.cyclonedx, doc);
     return 0;
   },
 };
@@ -234,6 +250,7 @@ Exit status: 0 no finding at the threshold; 1 findings at the threshold
   async run(a, io) {
     const failOn = (str(a, 'fail-on') ?? 'none') as VulnThreshold;
     if (!VULN_THRESHOLDS.includes(failOn)) throw new SsfError('USAGE', `--fail-on must be one of ${VULN_THRESHOLDS.join(', ')}, got ${JSON.stringify(failOn)}`);
+    const plan = await attestPlan(a, io);
     const sbom = readSbomInput(a.positionals[0] ?? '.');
     const vex = await vexFor(a, io);
     const path = vulnDbPath(a, io);
@@ -259,13 +276,13 @@ Exit status: 0 no finding at the threshold; 1 findings at the threshold
     } else {
       for (const w of report.warnings.slice(0, 10)) io.err(`warning: ${w}`);
       const rows = [['SEVERITY', 'SCORE', 'ID', 'PACKAGE', 'FIXED IN', 'VEX']];
-      const sorted = [...report.findings].sort((x, y) => SEVERITY_RANK[y.severity] - SEVERITY_RANK[x.severity] || x.component.name.localeCompare(y.component.name));
+      const sorted = [...report.findings].sort((x, y) => SEVERITY_RANK[y.severity] - SEVERITY_RANK[x.severity] || (y.score ?? 0) - (x.score ?? 0) || x.component.name.localeCompare(y.component.name));
       for (const f of sorted) rows.push([f.severity, f.score?.toFixed(1) ?? '-', f.id, `${f.component.name}@${f.component.version}`, f.fixed.join(', ') || '-', f.vex ? f.vex.status : '']);
       if (report.findings.length > 0) for (const l of pad(rows)) io.out(l);
       const suppressed = report.findings.filter(vexSuppresses).length;
       io.out(`${report.findings.length} finding${report.findings.length === 1 ? '' : 's'} in ${sbom.components.length} components (${suppressed} suppressed by VEX); database ${report.db.digest.slice(0, 19)}… of ${report.db.date}, ${report.db.advisories} advisories`);
     }
-    await maybeAttest(a, io, 'scan', PREDICATE.vulns, predicate);
+    await attest(plan, io, 'scan', PREDICATE.vulns, predicate);
     if (gating.length > 0) throw new SsfError('FINDINGS_FAILED', `${gating.length} finding${gating.length === 1 ? '' : 's'} at or above ${failOn}: ${gating.slice(0, 3).map((f) => `${f.id} (${f.component.name}@${f.component.version})`).join(', ')}`);
     return 0;
   },
@@ -296,6 +313,7 @@ ${ATTEST_HELP}
   async run(a, io) {
     const failOn = (str(a, 'fail-on') ?? 'denied') as LicenseThreshold;
     if (!LICENSE_THRESHOLDS.includes(failOn)) throw new SsfError('USAGE', `--fail-on must be one of ${LICENSE_THRESHOLDS.join(', ')}, got ${JSON.stringify(failOn)}`);
+    const plan = await attestPlan(a, io);
     const sbom = readSbomInput(a.positionals[0] ?? '.');
     const pf = str(a, 'policy');
     const policy = pf ? loadLicensePolicy(readTextFile(pf, 'licence policy', 1024 * 1024), pf) : undefined;
@@ -310,12 +328,28 @@ ${ATTEST_HELP}
       const count = (s: string): number => report.findings.filter((f) => f.status === s).length;
       io.out(`${report.findings.length} components: ${count('allowed')} allowed, ${count('denied')} denied, ${count('unlisted')} unlisted, ${count('unknown')} unknown`);
     }
-    await maybeAttest(a, io, 'licenses', PREDICATE.licenses, { scanner: { uri: SCANNER.uri, version: SCANNER.version }, report });
+    await attest(plan, io, 'licenses', PREDICATE.licenses, { scanner: { uri: SCANNER.uri, version: SCANNER.version }, report });
     const gating = gatingLicenses(report, failOn);
-    if (gating.length > 0) throw new SsfError('FINDINGS_FAILED', `${gating.length} component${gating.length === 1 ? '' : 's'} fail the licence policy: ${gating.slice(0, 3).map((f) => `${f.component.name}@${f.component.version} (${f.declared ?? 'no licence'})`).join(', ')}`);
+    if (gating.length > 0) throw new SsfError('FINDINGS_FAILED', `${gating.length} component${gating.length === 1 ? ' fails' : 's fail'} the licence policy: ${gating.slice(0, 3).map((f) => `${f.component.name}@${f.component.version} (${f.declared ?? 'no licence'})`).join(', ')}`);
     return 0;
   },
 };
+
+/**
+ * The allowlist's three kinds of entry applied to a single scanned file, whose path relative to
+ * the scanned root is its name: a directory scan applies the same entries in scanSecrets.
+ */
+function allows(list: Allowlist, f: SecretFinding): boolean {
+  const glob = (g: string): boolean => globMatches(g, f.file);
+  return list.fingerprints.has(f.fingerprint) || list.paths.some(glob) || list.rules.some((r) => r.rule === f.rule && (r.path === undefined || glob(r.path)));
+}
+
+/** `*` and `?` within a segment, `**` across segments, a trailing `/` for everything below (docs/secrets.md). */
+function globMatches(glob: string, path: string): boolean {
+  const g = glob.endsWith('/') ? `${glob}**` : glob;
+  const re = g.replace(/\*\*\/|\*\*|\*|\?|[.+^${}()|[\]\\]/g, (t) => (t === '**/' ? '(?:.*/)?' : t === '**' ? '.*' : t === '*' ? '[^/]*' : t === '?' ? '[^/]' : `\\${t}`));
+  return new RegExp(`^${re}$`).test(path);
+}
 
 export const secretsCommand: Command = {
   name: 'secrets',
@@ -342,6 +376,7 @@ ${ATTEST_HELP}
   async run(a, io) {
     const failOn = str(a, 'fail-on') ?? 'any';
     if (failOn !== 'any' && failOn !== 'none') throw new SsfError('USAGE', `--fail-on must be any or none, got ${JSON.stringify(failOn)}`);
+    const plan = await attestPlan(a, io);
     const target = a.positionals[0] ?? '.';
     if (!existsSync(target)) throw new SsfError('FILE_NOT_FOUND', `${target} does not exist`);
     const isDir = statSync(target).isDirectory();
@@ -353,7 +388,7 @@ ${ATTEST_HELP}
     } else {
       const text = readTextFile(target, 'file to scan', 16 * 1024 * 1024);
       const all = scanText(text, basename(target));
-      const kept = all.filter((f) => !allowlist || !(allowlist.fingerprints.has(f.fingerprint)));
+      const kept = all.filter((f) => !allowlist || !allows(allowlist, f));
       report = { filesScanned: 1, findings: kept, suppressed: all.length - kept.length, warnings: [] };
     }
     const sarif = str(a, 'sarif');
@@ -362,9 +397,9 @@ ${ATTEST_HELP}
     else {
       for (const w of report.warnings.slice(0, 10)) io.err(`warning: ${w}`);
       for (const f of report.findings) io.out(`${f.file}:${f.line}:${f.column}: ${f.what} (${f.rule}, ${f.fingerprint})`);
-      io.out(`${report.findings.length} finding${report.findings.length === 1 ? '' : 's'} in ${report.filesScanned} files${report.suppressed ? ` (${report.suppressed} allowlisted)` : ''}`);
+      io.out(`${report.findings.length} finding${report.findings.length === 1 ? '' : 's'} in ${report.filesScanned} file${report.filesScanned === 1 ? '' : 's'}${report.suppressed ? ` (${report.suppressed} allowlisted)` : ''}`);
     }
-    await maybeAttest(a, io, 'secrets', PREDICATE.secrets, { scanner: { uri: SCANNER.uri, version: SCANNER.version }, report });
+    await attest(plan, io, 'secrets', PREDICATE.secrets, { scanner: { uri: SCANNER.uri, version: SCANNER.version }, report });
     const n = gatingSecrets(report, failOn);
     if (n > 0) throw new SsfError('FINDINGS_FAILED', `${n} secret${n === 1 ? '' : 's'} found (first: ${report.findings[0]?.file}:${report.findings[0]?.line})`);
     return 0;
