@@ -183,7 +183,9 @@ test('ssf demo runs the main job and passes', () => {
   const r = ssf(['demo']);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /@sigstore\/verify accepts the provenance bundle/);
-  assert.match(r.out, /verified hello-service\.tgz .* chain checkout → deps → build → test → package → image → publish/);
+  assert.match(r.out, /verified hello-service\.tgz .* chain checkout → deps → build → test → package → image → sbom → scan → licenses → secrets → publish/);
+  assert.match(r.out, /evidence about it, each signed by its task's identity: sbom, scan, licenses, secrets/);
+  assert.match(r.out, /advisory database: \d+ OSV records imported/);
   assert.match(r.out, /a tampered copy of hello-service\.tgz is rejected: SUBJECT_MISMATCH/);
   assert.match(r.out, /demo passed/);
 });
