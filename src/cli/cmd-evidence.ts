@@ -445,7 +445,19 @@ Options:
     const text = readTextFile(file, 'VEX document', 16 * 1024 * 1024);
     const parsed = parseVex(text, { file });
     if (parsed.format !== 'openvex') throw new SsfError('VEX_INVALID', `${file} is CycloneDX VEX; ssf vex sign signs OpenVEX documents`);
-    const doc = { ...(JSON.parse(text) as Record<string, unknown>), expires: expires.toISOString() };
+    const doc: Record<string, unknown> = { ...(JSON.parse(text) as Record<string, unknown>), expires: expires.toISOString() };
+    // A statement's own expires overrides the document's (docs/vex.md), so a later one would
+    // outlive --expires: it is brought down to it, never extended.
+    let capped = 0;
+    if (Array.isArray(doc['statements'])) {
+      doc['statements'] = (doc['statements'] as unknown[]).map((st) => {
+        const own = (st as { expires?: unknown }).expires;
+        if (typeof own !== 'string' || !(Date.parse(own) > expires.getTime())) return st;
+        capped++;
+        return { ...(st as Record<string, unknown>), expires: expires.toISOString() };
+      });
+    }
+    if (capped > 0) io.err(`note: ${capped} statement${capped === 1 ? '' : 's'} had a later "expires" of ${capped === 1 ? 'its' : 'their'} own; set to ${expires.toISOString()}`);
     parseVex(JSON.stringify(doc), { file });
     const digest = sha256Hex(JSON.stringify(doc));
     const { Factory, resolveDataDir, makeStatement } = await signing();

@@ -283,6 +283,12 @@ describe('ssf vulndb and ssf scan', () => {
     }
     assert.match(ok(ssf(['scan', 'shop', '--dir', 'f', '--vex', 'v.sigstore.json'])).out, /3 findings in 6 components \(3 suppressed by VEX\)/);
 
+    // A statement's own later expiry would override the document's: --expires caps it.
+    writeFileSync(join(tmp, 'vex-2099.json'), JSON.stringify({ ...VEX, statements: VEX.statements.map((s) => ({ ...s, expires: '2099-01-01T00:00:00Z' })) }));
+    assert.match(ok(ssf(['vex', 'sign', 'vex-2099.json', '--expires', '2d', '--bundle', 'v2099.sigstore.json', '--dir', 'f'])).err, /3 statements had a later "expires"/);
+    const capped = JSON.parse(ok(ssf(['scan', 'shop', '--dir', 'f', '--vex', 'v2099.sigstore.json', '--json'])).out) as VulnReport;
+    for (const f of capped.findings) assert.ok(Date.parse(f.vex?.expires ?? '') < Date.now() + 3 * 86400_000, `${f.id}: ${f.vex?.expires}`);
+
     // Turn one statement into "affected" in the signed payload: the signature no longer holds.
     const bundle = readJson('v.sigstore.json') as { dsseEnvelope: { payload: string } };
     const st = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString()) as { predicate: typeof VEX };
