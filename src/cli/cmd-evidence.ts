@@ -107,7 +107,8 @@ Options:
   --format F           cyclonedx (default) or spdx
   --output FILE        write the document to FILE
   --json               the document as JSON (the default; accepted for symmetry)
-  --summary            print component counts instead of the document
+  --summary            print component counts instead of the document (with
+                       --output the document is written as well)
 ${ATTEST_HELP}
   -h, --help           show this help`,
   options: { format: { type: 'string' }, output: { type: 'string', short: 'o' }, json: { type: 'boolean' }, summary: { type: 'boolean' }, ...ATTEST_OPTIONS },
@@ -121,11 +122,12 @@ ${ATTEST_HELP}
     if (sbom.warnings.length > 20) io.err(`warning: … and ${sbom.warnings.length - 20} more`);
     const opts = { timestamp: new Date(), tool: { name: SCANNER.name, version: SCANNER.version } };
     const doc = format === 'spdx' ? toSpdx(sbom, opts) : toCycloneDx(sbom, opts);
+    // --summary replaces the document on standard output; with --output the document is still written.
+    const output = str(a, 'output');
+    if (!a.values.summary || output) emit(io, output, JSON.stringify(doc, null, 2) + '\n');
     if (a.values.summary) {
       const by = (s: string): number => sbom.components.filter((c) => c.scope === s).length;
       io.out(`${sbom.root.name}@${sbom.root.version}: ${sbom.components.length} components (${by('required')} required, ${by('optional')} optional, ${by('dev')} dev), ${sbom.dependencies.reduce((n, d) => n + d.dependsOn.length, 0)} dependency edges, from ${sbom.source.file ?? sbom.source.kind}`);
-    } else {
-      emit(io, str(a, 'output'), JSON.stringify(doc, null, 2) + '\n');
     }
     await attest(plan, io, 'sbom', format === 'spdx' ? PREDICATE.spdx : PREDICATE.cyclonedx, doc);
     return 0;

@@ -141,6 +141,9 @@ describe('ssf sbom', () => {
 
     const s = ok(ssf(['sbom', 'shop', '--summary']));
     assert.match(s.out, /^shop@1\.2\.0: 6 components \(4 required, 1 optional, 1 dev\), \d+ dependency edges/);
+    assert.equal(s.out.trim().split('\n').length, 1, 'the summary alone');
+    assert.equal(ok(ssf(['sbom', 'shop', '--summary', '-o', 'summary.cdx.json'])).out, s.out, 'with -o: the summary on stdout and the document in the file');
+    assert.deepEqual(validateCycloneDx(readJson('summary.cdx.json')), []);
     assertFails(ssf(['sbom', 'shop', '--format', 'swid']), 'USAGE');
   });
 
