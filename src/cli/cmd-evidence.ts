@@ -197,12 +197,14 @@ async function vexFor(a: ParsedArgs, io: Io): Promise<{ doc: VexDocument; signer
   const out: { doc: VexDocument; signer?: string }[] = [];
   for (const file of files) {
     const text = readTextFile(file, 'VEX', 16 * 1024 * 1024);
-    let isBundle = false;
+    let value: unknown;
     try {
-      isBundle = typeof (JSON.parse(text) as { mediaType?: unknown }).mediaType === 'string';
+      value = JSON.parse(text);
     } catch {
       throw new SsfError('VEX_INVALID', `${file} is not JSON`);
     }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SsfError('VEX_INVALID', `${file} is not a JSON object; give an OpenVEX or CycloneDX VEX document or a bundle from \`ssf vex sign\``);
+    const isBundle = typeof (value as { mediaType?: unknown }).mediaType === 'string';
     if (isBundle) signed.push({ text, file });
     else if (a.values['allow-unsigned-vex']) out.push({ doc: parseVex(text, { file }) });
     else throw new SsfError('VEX_INVALID', `${file} is an unsigned VEX document; sign it with \`ssf vex sign\` or pass --allow-unsigned-vex`);

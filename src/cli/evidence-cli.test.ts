@@ -301,6 +301,8 @@ describe('ssf vulndb and ssf scan', () => {
     assertFails(ssf(['scan', 'shop', '--dir', 'f', '--vex', 'tampered.sigstore.json']), 'VEX_INVALID');
     writeFileSync(join(tmp, 'notjson.json'), '{"@context": ');
     assertFails(ssf(['scan', 'shop', '--dir', 'f', '--vex', 'notjson.json', '--allow-unsigned-vex']), 'VEX_INVALID');
+    writeFileSync(join(tmp, 'null.json'), 'null\n');
+    assertFails(ssf(['scan', 'shop', '--dir', 'f', '--vex', 'null.json']), 'VEX_INVALID');
   });
 });
 
