@@ -115,12 +115,13 @@ after(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function signVex(dir: string): Promise<void> {
+async function signVex(dir: string, identityPath: string[] = ['evidence', 'vex']): Promise<void> {
   const doc = {
     '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'https://ssf.invalid/vex/test-1', author: 'evapp team', timestamp: '2026-01-02T00:00:00Z', version: 1,
+    expires: new Date(Date.now() + 86400000).toISOString(),
     statements: [{ vulnerability: { name: 'CVE-2026-0001' }, products: [{ '@id': 'pkg:npm/%40acme/util@2.0.0' }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }],
   };
-  const identity = await f.issueIdentity(['evidence', 'vex']);
+  const identity = await f.issueIdentity(identityPath);
   const [res] = f.attest([{ statement: makeStatement([{ name: 'vex', digest: { sha256: sha256Hex(JSON.stringify(doc)) } }], PREDICATE.openvex, doc), identity }]);
   writeFileSync(join(dir, 'vex.sigstore.json'), JSON.stringify(res?.bundle));
 }
@@ -192,4 +193,12 @@ test('an unsigned or tampered VEX bundle is refused', async () => {
   writeFileSync(p, JSON.stringify(b));
   const out = await runner.run({ file });
   assert.equal(out.error?.code, 'VEX_INVALID');
+});
+
+test('VEX signed by any other identity of the factory is refused', async () => {
+  const file = project('ev-othervex', { vex: true });
+  await signVex(join(tmp, 'ev-othervex'), ['ci', 'anyone']);
+  const out = await runner.run({ file });
+  assert.equal(out.error?.code, 'VEX_INVALID');
+  assert.match(out.error?.message ?? '', /ci\/anyone/);
 });

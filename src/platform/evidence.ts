@@ -79,6 +79,8 @@ function sbomOf(ctx: EvidenceContext, from: string, lockfile: string | undefined
   return sbom;
 }
 
+const VEX_SIGNER = /^spiffe:\/\/[^/]+\/evidence\/vex$/;
+
 /** Verifies signed VEX bundles against the factory's trust root; returns the documents and their signers. */
 export function verifiedVex(bundles: { text: string; file: string }[], verifier: BundleVerifier): { doc: VexDocument; signer?: string }[] {
   return bundles.map(({ text, file }) => {
@@ -89,7 +91,11 @@ export function verifiedVex(bundles: { text: string; file: string }[], verifier:
       throw new SsfError('VEX_INVALID', `${file}: the VEX bundle does not verify: ${(e as Error).message}`);
     }
     if (v.statement.predicateType !== PREDICATE.openvex) throw new SsfError('VEX_INVALID', `${file}: the bundle is a ${v.statement.predicateType} statement, not OpenVEX`);
+    // Only the identity `ssf vex sign` uses may suppress findings, and only for a limited time:
+    // a bundle from any other workload identity of the factory (ssf attest, a run task) is refused.
+    if (!VEX_SIGNER.test(v.signer.identity ?? '')) throw new SsfError('VEX_INVALID', `${file}: VEX is signed by ${v.signer.identity ?? 'a key'}, not by the factory's VEX identity (spiffe://<trust domain>/evidence/vex, used by \`ssf vex sign\`)`);
     const doc = parseVex(JSON.stringify(v.statement.predicate), { file });
+    if (!doc.expires && doc.statements.some((st) => !st.expires)) throw new SsfError('VEX_INVALID', `${file}: the signed VEX has no expiry; sign it with \`ssf vex sign --expires\``);
     return { doc, ...(v.signer.identity ? { signer: v.signer.identity } : {}) };
   });
 }
