@@ -13,6 +13,16 @@ const ABS_PATH = '^(?:/(?!\\.\\.?(?:/|$))[^/\\u0000]+)+$';
 // Relative path that cannot climb out of its directory: no leading "/", no ".." segment.
 const REL_PATH = '^(?:(?!\\.\\.(?:/|$))[^/\\u0000]+/)*(?!\\.\\.(?:/|$))[^/\\u0000]+/?$';
 
+/** An evidence task's block: `from` and `subjects` (every kind) plus the kind's own fields. */
+function evidenceBlock(extra: Record<string, object>): object {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['from', 'subjects'],
+    properties: { from: { $ref: '#/$defs/name' }, ...extra, subjects: { $ref: '#/$defs/evidenceSubjects' } },
+  };
+}
+
 function buildSchema(): Record<string, unknown> {
   const blocks = TASK_KIND_NAMES.map((k) => TASK_KINDS[k]);
   return {
@@ -214,53 +224,14 @@ function buildSchema(): Record<string, unknown> {
         description: 'must be { from: <workspace>, path: <file or glob> } or { image: <image task> }',
       },
       evidenceSubjects: { type: 'array', minItems: 1, maxItems: 256, items: { $ref: '#/$defs/evidenceSubject' } },
-      sbomBlock: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['from', 'subjects'],
-        properties: {
-          from: { $ref: '#/$defs/name' },
-          lockfile: { $ref: '#/$defs/relPath' },
-          format: { enum: ['cyclonedx', 'spdx'] },
-          subjects: { $ref: '#/$defs/evidenceSubjects' },
-        },
-      },
-      scanBlock: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['from', 'subjects'],
-        properties: {
-          from: { $ref: '#/$defs/name' },
-          lockfile: { $ref: '#/$defs/relPath' },
-          vex: { type: 'array', maxItems: 256, items: { $ref: '#/$defs/nonEmpty' } },
-          failOn: { enum: ['low', 'medium', 'high', 'critical', 'none'] },
-          subjects: { $ref: '#/$defs/evidenceSubjects' },
-        },
-      },
-      licensesBlock: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['from', 'subjects'],
-        properties: {
-          from: { $ref: '#/$defs/name' },
-          lockfile: { $ref: '#/$defs/relPath' },
-          policy: { $ref: '#/$defs/nonEmpty' },
-          failOn: { enum: ['denied', 'unknown', 'none'] },
-          subjects: { $ref: '#/$defs/evidenceSubjects' },
-        },
-      },
-      secretsBlock: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['from', 'subjects'],
-        properties: {
-          from: { $ref: '#/$defs/name' },
-          path: { $ref: '#/$defs/relPath' },
-          allowlist: { $ref: '#/$defs/nonEmpty' },
-          failOn: { enum: ['any', 'none'] },
-          subjects: { $ref: '#/$defs/evidenceSubjects' },
-        },
-      },
+      sbomBlock: evidenceBlock({ lockfile: { $ref: '#/$defs/relPath' }, format: { enum: ['cyclonedx', 'spdx'] } }),
+      scanBlock: evidenceBlock({
+        lockfile: { $ref: '#/$defs/relPath' },
+        vex: { type: 'array', maxItems: 256, items: { $ref: '#/$defs/nonEmpty' } },
+        failOn: { enum: ['low', 'medium', 'high', 'critical', 'none'] },
+      }),
+      licensesBlock: evidenceBlock({ lockfile: { $ref: '#/$defs/relPath' }, policy: { $ref: '#/$defs/nonEmpty' }, failOn: { enum: ['denied', 'unknown', 'none'] } }),
+      secretsBlock: evidenceBlock({ path: { $ref: '#/$defs/relPath' }, allowlist: { $ref: '#/$defs/nonEmpty' }, failOn: { enum: ['any', 'none'] } }),
       artifact: {
         type: 'object',
         additionalProperties: false,
