@@ -80,6 +80,13 @@ export const ERROR_CODES = {
   VEX_INVALID: 'A VEX document (OpenVEX or CycloneDX VEX) is malformed, unsigned where a signature is required, or expired.',
   LICENSE_POLICY_INVALID: 'A licence policy file is malformed or names an unknown SPDX identifier.',
   FINDINGS_FAILED: 'A scan found findings at or above the --fail-on threshold (vulnerabilities, denied licences or secrets).',
+  // policy and admission
+  POLICY_INVALID: 'A policy document is malformed, fails its schema, or a CEL rule does not compile (the message gives file:line:column).',
+  POLICY_SIGNATURE: 'A policy is unsigned where signed policies are required, or its signature does not verify or is not by an allowed identity.',
+  POLICY_INPUT_INVALID: 'A policy input document does not match the JSON Schema of its gate.',
+  POLICY_DENIED: 'A policy gate denied the request; the message names the failing rules and the signed decision.',
+  POLICY_TEST_FAILED: 'A policy test case did not give the expected decision.',
+  ADMISSION_INVALID: 'An AdmissionReview request is malformed or is not admission.k8s.io/v1.',
   // store
   STORE_FAILED: 'The evidence store could not be opened or written.',
   NOT_FOUND: 'The requested record does not exist.',
