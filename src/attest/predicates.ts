@@ -71,6 +71,8 @@ export type VsaV1 = {
   readonly verifiedLevels: readonly string[];
   readonly dependencyLevels?: Readonly<Record<string, number>>;
   readonly slsaVersion?: string;
+  /** Fields the spec does not define are kept as they are (in-toto: consumers ignore unknown fields). */
+  readonly [extension: string]: unknown;
 };
 
 // ---------------------------------------------------------------- in-toto link v0.3
@@ -348,7 +350,10 @@ export function parseVsa(json: unknown): VsaV1 {
     fail(`${what}.slsaVersion must be <MAJOR>.<MINOR>`);
   }
 
+  const known = new Set(['verifier', 'timeVerified', 'resourceUri', 'policy', 'inputAttestations', 'verificationResult', 'verifiedLevels', 'dependencyLevels', 'slsaVersion']);
+  const extensions = Object.fromEntries(Object.entries(p).filter(([k]) => !known.has(k) && k !== '__proto__'));
   return defined({
+    ...extensions,
     verifier,
     timeVerified,
     resourceUri,
@@ -372,12 +377,15 @@ export interface VsaInput {
   readonly verifiedLevels: readonly string[];
   readonly dependencyLevels?: Readonly<Record<string, number>>;
   readonly slsaVersion?: string;
+  /** Extra top-level fields (ssf records the policy decision under `decision`). */
+  readonly extensions?: Readonly<Record<string, unknown>>;
 }
 
 /** Builds a validated SLSA VSA v1 predicate. */
 export function makeVsa(input: VsaInput): VsaV1 {
   return parseVsa(
     defined({
+      ...(input.extensions ?? {}),
       verifier: defined({ id: input.verifierId, version: input.verifierVersion }),
       timeVerified: toTimestamp(input.timeVerified),
       resourceUri: input.resourceUri,
