@@ -15,6 +15,7 @@ import {
   type TrustMaterial, type WorkloadIdentity,
 } from '../trust/index.js';
 import { BundleVerifier, noteNameForLog } from '../verify/index.js';
+import { issueServingCert } from '../trust/index.js';
 import { readConfig, type FactoryConfig } from './config.js';
 import { trustedRootFor } from './init.js';
 import { layoutOf, type FactoryLayout } from './layout.js';
@@ -119,7 +120,7 @@ export class Factory {
    * checkpoint, and stores the evidence, in one database transaction: either all are logged
    * and stored or none is. Returns the Sigstore bundles (as JSON objects).
    */
-  attest(requests: readonly AttestRequest[]): AttestResult[] {
+  attest(requests: readonly AttestRequest[], opts: { inTransaction?: (results: readonly AttestResult[]) => void } = {}): AttestResult[] {
     if (requests.length === 0) return [];
     const now = this.clock.now().getTime();
     const signed = requests.map((r) => {
@@ -137,7 +138,7 @@ export class Factory {
       const { indices, checkpoint } = this.log.appendBatch(signed.map((s) => s.body));
       const proofs = this.log.inclusionProofs(indices, checkpoint.size);
       const certIds = new Map<IdentityFacts, number>();
-      return signed.map((s, i) => {
+      const results = signed.map((s, i) => {
         const logIndex = indices[i] as number;
         let certificateId = certIds.get(s.facts);
         if (certificateId === undefined) {
@@ -172,6 +173,9 @@ export class Factory {
         });
         return { bundle, logIndex };
       });
+      // Rows that describe the evidence (a policy decision, a graph edge) commit with it or not at all.
+      opts.inTransaction?.(results);
+      return results;
     });
     try {
       // IMMEDIATE: take the write lock up front, so a concurrent run waits (busy_timeout)
@@ -329,6 +333,17 @@ export class Factory {
     const next = addRevocation(this.revocationList(), entry, this.clock);
     writeFileAtomic(this.layout.revocations, JSON.stringify(signRevocationList(next, rootKey), null, 2) + '\n');
     return next;
+  }
+
+  /**
+   * Issues a TLS serving certificate (serverAuth) from the active intermediate, e.g. for the
+   * admission webhook: `certPem` is leaf + intermediate, `caPem` the root a client must trust.
+   */
+  async issueServingCertificate(opts: { dnsNames: readonly string[]; ipAddresses?: readonly string[]; days?: number }): Promise<{ certPem: string; keyPem: string; caPem: string; notAfter: Date }> {
+    this.refresh();
+    const leaf = await issueServingCert(this.ca, { dnsNames: opts.dnsNames, ipAddresses: opts.ipAddresses ?? [], days: opts.days ?? 90, clock: this.clock });
+    const nl = (pem: string): string => (pem.endsWith('\n') ? pem : pem + '\n');
+    return { certPem: leaf.certPem + nl(this.ca.certPem), keyPem: leaf.keyPem, caPem: nl(readTextFile(this.layout.rootCert, 'root certificate')), notAfter: leaf.notAfter };
   }
 }
 

@@ -4,6 +4,7 @@ import { generateP256, toCryptoKeys, type KeyPair } from './keys.js';
 import { x509 } from './x509.js';
 
 export const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
+export const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 
 /** A certificate authority this process can issue with: its certificate and private key. */
 export interface IssuingCa {
@@ -72,7 +73,11 @@ export async function createIntermediateCa(
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      new x509.ExtendedKeyUsageExtension([OID_CODE_SIGNING], false),
+      // EKU on a CA constrains what its leaves may be used for: OpenSSL and Go (the Kubernetes
+      // API server) refuse a serverAuth leaf under a CA restricted to code signing. serverAuth
+      // is here for the admission webhook's serving certificate only; workload leaves still
+      // carry code signing alone, and the bundle verifier requires it (CERT_EKU).
+      new x509.ExtendedKeyUsageExtension([OID_CODE_SIGNING, OID_SERVER_AUTH], false),
       await x509.SubjectKeyIdentifierExtension.create(ck.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(rootKeys.publicKey),
     ],

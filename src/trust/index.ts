@@ -4,3 +4,4 @@ export * from './trustroot.js';
 export * from './revocation.js';
 export * from './workload.js';
 export { x509 } from './x509.js';
+export * from './serving.js';
