@@ -64,6 +64,14 @@ function reporter(io: Io, mode: 'tty' | 'plain' | 'json', showLogs: boolean): { 
         current = undefined;
         break;
       }
+      case 'gate': {
+        const letter = { build: 'A', dependencies: 'B', publish: 'C', deploy: 'D' }[e.gate];
+        const line = `  ${e.allowed ? '✓' : '✗'} gate ${letter} ${e.gate}${e.gate === 'build' ? '' : ` (${e.subject})`}: ${e.allowed ? 'allowed' : 'denied'}  decision log #${e.logIndex}`;
+        if (mode === 'tty' && io.write && current && !showLogs) io.write(`\r\x1b[K`);
+        io.out(line);
+        for (const w of e.warnings) io.out(`      warning (audit): ${w}`);
+        break;
+      }
       case 'run-end':
         stop();
         break;
@@ -76,7 +84,8 @@ export const runCommand: Command = {
   name: 'run',
   summary: 'run a pipeline: each task sandboxed, observed and signed; SLSA provenance at the end',
   usage: `Usage: ssf run [PIPELINE.yaml] [--param NAME=VALUE]... [--json] [--logs]
-               [--require-signed] [--offline] [--insecure-no-sandbox] [--dir D]
+               [--policy FILE|builtin:NAME]... [--require-signed] [--offline]
+               [--insecure-no-sandbox] [--dir D]
 
 Runs the pipeline (default: ./ssf-pipeline.yaml) through the factory in --dir.
 Before anything runs: the definition is validated, parameters checked against
@@ -89,10 +98,18 @@ digested and an in-toto statement signed, logged and stored. A successful run
 ends with SLSA Provenance v1 signed by the factory, and its artifacts are
 published to the repository in the data dir (an OCI image layout).
 
+Policy gates decide by the factory's policies (\`ssf policy list\`) plus any
+--policy: gate A before the run starts (the build request), gate B before
+dependencies are installed, gate C before anything is published (per
+artifact, from the verified provenance chain). Each decision is signed as an
+SLSA VSA and stored; a denial stops the run and names the failing rules.
+
 Options:
   --param NAME=VALUE      set a declared parameter (repeatable)
   --json                  one JSON object per event, for machines
   --logs                  stream task output
+  --policy REF            also apply this policy (a file or builtin:NAME) to
+                          this run (repeatable)
   --require-signed        refuse a definition not signed with \`ssf pipeline sign\`
   --offline               never fetch packages; the mirror must have them
   --insecure-no-sandbox   run without isolation when no sandbox works here
@@ -104,6 +121,7 @@ Exit status: 0 when the run succeeded, 1 when it failed (the failing task's
 evidence is still signed and stored; nothing is published), 2 on usage errors.`,
   options: {
     param: { type: 'string', multiple: true },
+    policy: { type: 'string', multiple: true },
     json: { type: 'boolean' },
     logs: { type: 'boolean' },
     'require-signed': { type: 'boolean' },
@@ -122,7 +140,7 @@ evidence is still signed and stored; nothing is published), 2 on usage errors.`,
     let outcome: RunOutcome;
     try {
       outcome = await new Runner(f).run({
-        file, params, onEvent: rep.onEvent,
+        file, params, onEvent: rep.onEvent, policies: strs(a, 'policy'),
         requireSigned: Boolean(a.values['require-signed']),
         offline: Boolean(a.values.offline),
         insecureNoSandbox: Boolean(a.values['insecure-no-sandbox']),

@@ -145,12 +145,12 @@ test('evidence tasks sign their documents with their own identity and publish at
   // The advisory matched, and the signed VEX (by CVE alias) marked it not affected.
   const vulns = JSON.stringify(rep.evidence.find((e) => e.predicateType === PREDICATE.vulns)?.predicate);
   assert.match(vulns, /GHSA-test-evid-0001/);
-  // Referrers: the provenance plus four evidence bundles.
+  // Referrers: the provenance, four evidence bundles and the publish gate decision (VSA).
   const repoIndex = readdirSync(join(out.runDir, 'evidence'));
   assert.ok(repoIndex.includes('scan.sarif.json') && repoIndex.includes('sbom.cdx.json'), repoIndex.join(','));
   const manifestDigest = runner.repository.resolve(`ev-ok/result.txt:${out.runId}`);
   assert.ok(manifestDigest);
-  assert.equal(runner.repository.referrers(manifestDigest.digest).length, 5);
+  assert.equal(runner.repository.referrers(manifestDigest.digest).length, 6);
 });
 
 test('a scan over the threshold fails the run, but its evidence is signed and kept', async () => {

@@ -126,7 +126,7 @@ describe('a successful run', () => {
     assert.deepEqual(JSON.parse(row.params), { greeting: 'bye' });
     assert.ok(runner.runs.tasks(out.runId).every((t) => t.status === 'succeeded' && t.log_index !== null));
     assert.ok(runner.repository.index().some((d) => d.annotations?.['org.opencontainers.image.ref.name']?.endsWith(`:${out.runId}`)));
-    assert.equal(runner.repository.referrers(runner.repository.index().find((d) => d.annotations?.['org.opencontainers.image.ref.name']?.endsWith(`:${out.runId}`))?.digest ?? '').length, 1);
+    assert.equal(runner.repository.referrers(runner.repository.index().find((d) => d.annotations?.['org.opencontainers.image.ref.name']?.endsWith(`:${out.runId}`))?.digest ?? '').length, 2, 'provenance and the publish gate decision (VSA)');
     // The same provenance re-signed by a task identity (as a build step would, had it a key) is refused.
     const st = JSON.parse(Buffer.from((bundle as { dsseEnvelope: { payload: string } }).dsseEnvelope.payload, 'base64').toString()) as Statement;
     const imposter = await f.issueIdentity(['run', out.runId, 'task', 'build', 'node', 'x']);

@@ -21,6 +21,11 @@ import { measureNode, nodeStatement } from './node.js';
 import { RunStore, type RunArtifact, type TaskStatus } from './runstore.js';
 import { toolDigest } from './pin.js';
 import { findPipelineSignature, type PipelineSignature } from './pipeline-sign.js';
+import { decideGate, loadFactoryPolicies, type RecordedDecision } from '../admission/index.js';
+import { GATE_LETTERS, assertAllowed, type Gate, type LoadedPolicy } from '../policy/index.js';
+import { evaluateLicenses, readSbomInput, VulnDb } from '../analysis/index.js';
+import { verifyProvenanceChain } from '../verify/index.js';
+import { buildInput, dependenciesInput, publishInput } from './gates.js';
 
 export const SSF_VERSION = '0.1.0';
 
@@ -30,6 +35,7 @@ export type RunEvent =
   | { type: 'task-start'; runId: string; task: string; kind: string }
   | { type: 'task-output'; task: string; stream: 'stdout' | 'stderr'; chunk: Buffer }
   | { type: 'task-end'; runId: string; task: string; status: TaskStatus; durationMs: number; exitCode: number | null; logIndex: number | null; message?: string }
+  | { type: 'gate'; runId: string; gate: Gate; subject: string; allowed: boolean; logIndex: number; warnings: readonly string[]; message?: string }
   | { type: 'run-end'; runId: string; status: 'succeeded' | 'failed'; error?: string };
 
 export interface RunOptions {
@@ -45,6 +51,8 @@ export interface RunOptions {
   /** The npm registry base URL (default: npm's configured registry). */
   readonly registry?: string;
   readonly onEvent?: (e: RunEvent) => void;
+  /** Policies applied on top of the factory's own (files or builtin:<name>), for this run only. */
+  readonly policies?: readonly string[];
 }
 
 export interface RunOutcome {
@@ -119,9 +127,13 @@ export class Runner {
     const emit = opts.onEvent ?? ((): void => undefined);
     // ---- Gate A: definition, parameters, tools, signature, sandbox. Nothing runs if these fail.
     const loaded = loadPipeline(opts.file);
+    // Policies load first: a policy that does not compile or lacks a required signature stops
+    // the run before anything is recorded.
+    const policies = loadFactoryPolicies(f, opts.policies ?? []);
     // Error-level lint findings (a hard-coded credential would otherwise end up in the
     // append-only log; two tasks writing one workspace at once) stop the run here.
-    const lintErrors = lintPipeline(loaded.bytes, loaded.file).filter((x) => x.severity === 'error' && x.rule !== 'unpinned-tool');
+    const lint = lintPipeline(loaded.bytes, loaded.file);
+    const lintErrors = lint.filter((x) => x.severity === 'error' && x.rule !== 'unpinned-tool');
     const firstLint = lintErrors[0];
     if (firstLint) {
       throw new SsfError('PIPELINE_LINT', `${firstLint.file}:${firstLint.line}:${firstLint.column}: ${firstLint.rule}: ${firstLint.message}${lintErrors.length > 1 ? ` (and ${lintErrors.length - 1} more; run \`ssf lint\`)` : ''}`);
@@ -161,8 +173,17 @@ export class Runner {
     });
     emit({ type: 'run-start', runId, pipeline: def.metadata.name, tasks: plan.order.map((t) => ({ name: t.name, kind: t.kind })) });
 
-    const ctx = new RunContext(f, this, runId, runDir, loaded, def, params, tools, opts, emit);
+    const ctx = new RunContext(f, this, runId, runDir, loaded, def, params, tools, opts, emit, policies, signature);
     try {
+      // ---- Gate A by policy: the build request as a documented input, decided and signed.
+      await ctx.gate('build', buildInput({
+        time: f.clock.now(), trustDomain: f.trustDomain, loaded, def, signature, toolDigests: new Map([...tools].map(([k, v]) => [k, v.digest])),
+        lint, params, sandbox: sb,
+      }), {
+        subjects: [{ name: basename(loaded.file), digest: { sha256: hexOf(loaded.digest) } }],
+        resourceUri: `file://${loaded.file}`, subject: { pipeline: def.metadata.name },
+        inputAttestations: signature ? [{ name: 'pipeline-signature', digest: { sha256: hexOf(loaded.digest) }, annotations: { logIndex: signature.logIndex } }] : [],
+      });
       await ctx.attestNode();
       for (const task of plan.order) await ctx.runTask(task);
       const outcome = await ctx.finish(startedAt, signature);
@@ -200,7 +221,33 @@ class RunContext {
     private readonly tools: Map<string, { spec: ToolSpec; digest: string }>,
     private readonly opts: RunOptions,
     private readonly emit: (e: RunEvent) => void,
+    private readonly policies: readonly LoadedPolicy[],
+    private readonly signature: PipelineSignature | undefined,
   ) {}
+
+  /**
+   * Decides a gate by policy and records the signed decision (VSA) and its input beside the
+   * run's evidence; a denial throws POLICY_DENIED after the decision is stored.
+   */
+  async gate(gate: Gate, input: Record<string, unknown>, opts: Parameters<typeof decideGate>[4] & { fileTag?: string }): Promise<RecordedDecision> {
+    const d = await decideGate(this.f, this.policies, gate, input, { ...opts, runId: this.runId });
+    const tag = `gate-${GATE_LETTERS[gate]}-${gate}${opts.fileTag ? `-${opts.fileTag}` : ''}`;
+    writeFileAtomic(join(this.runDir, 'evidence', `${tag}.input.json`), JSON.stringify(input, null, 2) + '\n');
+    writeFileAtomic(join(this.runDir, 'evidence', `${tag}.vsa.sigstore.json`), JSON.stringify(d.bundle));
+    this.gateBundles.push({ name: tag, bundle: d.bundle, logIndex: d.logIndex });
+    const subject = opts.subjects[0]?.name ?? '';
+    let message: string | undefined;
+    try {
+      assertAllowed(d.decision, gate === 'build' ? `pipeline ${this.def.metadata.name}` : subject, d.logIndex);
+    } catch (e) {
+      message = (e as Error).message;
+      this.emit({ type: 'gate', runId: this.runId, gate, subject, allowed: false, logIndex: d.logIndex, warnings: d.decision.warnings, message });
+      throw e;
+    }
+    this.emit({ type: 'gate', runId: this.runId, gate, subject, allowed: true, logIndex: d.logIndex, warnings: d.decision.warnings });
+    return d;
+  }
+  private readonly gateBundles: { name: string; bundle: Record<string, unknown>; logIndex: number }[] = [];
 
   private wsDir(name: string): string {
     const d = join(this.runDir, 'ws', name);
@@ -391,6 +438,8 @@ class RunContext {
         const root = this.wsDir(ws);
         const lockPath = insideWorkspace(root, spec.lockfile, 'lockfile');
         const registry = this.opts.registry ?? npmRegistry();
+        // ---- Gate B by policy, before the strict lockfile rules below (which no policy can relax).
+        await this.dependenciesGate(task, lockPath, spec.lockfile, registry);
         const lock = parseNpmLockfile(readFileSync(lockPath, 'utf8'), spec.lockfile, { registry, allowedRegistries: [registry] });
         this.packages = lock.packages;
         const mirror = new NpmMirror(this.f.layout.npmMirror);
@@ -521,6 +570,28 @@ class RunContext {
     }
   }
 
+  private async dependenciesGate(task: TaskDef, lockPath: string, rel: string, registry: string): Promise<void> {
+    const sbom = readSbomInput(lockPath);
+    let vulns: { findings: import('../analysis/index.js').Finding[]; db: import('../analysis/index.js').VulnDbInfo } | null = null;
+    if (existsSync(this.f.layout.vulnDb)) {
+      const db = VulnDb.open(this.f.layout.vulnDb);
+      try {
+        const r = db.load(['npm']).match(sbom);
+        vulns = { findings: r.findings, db: r.db };
+      } finally {
+        db.close();
+      }
+    }
+    const digest = sha256File(lockPath);
+    await this.gate('dependencies', dependenciesInput({
+      time: this.f.clock.now(), trustDomain: this.f.trustDomain, pipeline: { name: this.def.metadata.name, digest: this.loaded.digest },
+      runId: this.runId, task: task.name, lockfile: { path: rel, digest: `sha256:${digest}`, version: sbom.source.version ?? null }, registry, sbom, vulns,
+      licenses: evaluateLicenses(sbom).findings,
+    }), {
+      subjects: [{ name: rel, digest: { sha256: digest } }], resourceUri: `file://${lockPath}`, subject: { pipeline: this.def.metadata.name }, fileTag: task.name,
+    });
+  }
+
   /** Signs the run's SLSA provenance and only then makes the artifacts visible in the repository. */
   async finish(startedAt: Date, signature: PipelineSignature | undefined): Promise<RunOutcome> {
     const f = this.f;
@@ -565,11 +636,29 @@ class RunContext {
     if (!res) throw new SsfError('INTERNAL', 'provenance produced no bundle');
     const provenancePath = join(this.runDir, 'evidence', 'provenance.sigstore.json');
     writeFileAtomic(provenancePath, JSON.stringify(res.bundle));
+    // ---- Gate C by policy: for each artifact, the run's chain verified from the signed
+    // provenance (as a consumer would), then decided; nothing is named or attached before.
+    const verifier = f.verifier();
+    const kinds = new Map(this.def.tasks.map((t) => [t.name, t.kind as string]));
+    const publishDecisions = new Map<string, RecordedDecision>();
+    for (const p of this.pending) {
+      const report = verifyProvenanceChain(verifier, res.bundle, { algorithm: 'sha256', hex: hexOf(p.artifact.digest) });
+      const d = await this.gate('publish', publishInput({ time: f.clock.now(), trustDomain: f.trustDomain, report, artifact: p.artifact, pipelineName: this.def.metadata.name, signature, kinds }), {
+        subjects: [{ name: p.artifact.name, digest: { sha256: hexOf(p.artifact.digest) } }],
+        resourceUri: `oci:${this.def.metadata.name}/${p.artifact.name}@${p.artifact.digest}`,
+        subject: { pipeline: this.def.metadata.name, artifacts: [p.artifact.name] },
+        inputAttestations: [{ name: 'provenance', digest: { sha256: createHash('sha256').update(JSON.stringify(res.bundle)).digest('hex') }, annotations: { logIndex: res.logIndex } }],
+        fileTag: p.artifact.name.replace(/[^A-Za-z0-9._-]/g, '_'),
+      });
+      publishDecisions.set(p.artifact.digest, d);
+    }
     // Publish: attach the provenance to each artifact, then name the artifact in the index.
     const repo = this.runner.repository;
     const bundleBytes = Buffer.from(JSON.stringify(res.bundle));
     for (const p of this.pending) {
       repo.attach(p.manifest, bundleBytes, { artifactType: SIGSTORE_BUNDLE_MEDIA_TYPE, mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE, annotations: { 'dev.ssf.run': this.runId, 'dev.ssf.predicateType': SLSA_PROVENANCE_V1 } });
+      const vsa = publishDecisions.get(p.artifact.digest);
+      if (vsa) repo.attach(p.manifest, Buffer.from(JSON.stringify(vsa.bundle)), { artifactType: SIGSTORE_BUNDLE_MEDIA_TYPE, mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE, annotations: { 'dev.ssf.run': this.runId, 'dev.ssf.gate': 'publish', 'dev.ssf.predicateType': 'https://slsa.dev/verification_summary/v1' } });
       for (const e of this.evidence.filter((x) => x.digests.has(p.artifact.digest))) {
         repo.attach(p.manifest, Buffer.from(JSON.stringify(e.bundle)), { artifactType: SIGSTORE_BUNDLE_MEDIA_TYPE, mediaType: SIGSTORE_BUNDLE_MEDIA_TYPE, annotations: { 'dev.ssf.run': this.runId, 'dev.ssf.task': e.task, 'dev.ssf.predicateType': e.predicateType } });
       }

@@ -30,7 +30,7 @@ function detailsOf(v: unknown): string[] {
 
 /** Evaluates one policy's rules against an input; every rule runs, so a denial names all that failed. */
 export function evaluatePolicy(p: LoadedPolicy, input: unknown, overrides: Readonly<Record<string, ParamValue>> = {}): PolicyResult {
-  const params = { ...(p.doc.spec.params ?? {}), ...overrides };
+  const params = { ...(p.doc.spec.params ?? {}), ...(p.overrides ?? {}), ...overrides };
   const bindings = { input, params };
   const rules: RuleResult[] = p.rules.map((r) => {
     let v: unknown;
@@ -55,7 +55,7 @@ export function evaluatePolicy(p: LoadedPolicy, input: unknown, overrides: Reado
     return { name: r.name, outcome: 'fail', message: r.message, ...(details && details.length > 0 ? { details } : {}) };
   });
   return {
-    name: p.doc.metadata.name, version: p.doc.metadata.version, uri: p.uri, digest: p.digest, mode: p.mode,
+    name: p.doc.metadata.name, version: p.doc.metadata.version, uri: p.uri, digest: p.digest, mode: p.mode, params,
     passed: rules.every((r) => r.outcome === 'pass'), rules,
   };
 }

@@ -6,7 +6,7 @@ import { SsfError, sha256Hex } from '../core/index.js';
 import { Locator, MAX_ALIAS_COUNT, decodeUtf8, parseSource, schemaProblems, type Problem } from '../pipeline/index.js';
 import { compileCel, type CelProblem, type CompiledExpr } from './cel.js';
 import { readSchema } from './schemas.js';
-import type { PolicyDocument, PolicyMode } from './types.js';
+import type { ParamValue, PolicyDocument, PolicyMode } from './types.js';
 
 /** A policy file is small; anything larger is refused before parsing. */
 export const MAX_POLICY_BYTES = 256 * 1024;
@@ -30,6 +30,8 @@ export interface LoadedPolicy {
   readonly bytes: Buffer;
   readonly mode: PolicyMode;
   readonly rules: readonly CompiledRule[];
+  /** Parameter values that replace the document's defaults (a factory's configuration). */
+  readonly overrides?: Readonly<Record<string, ParamValue>>;
 }
 
 let validator: ValidateFunction | undefined;

@@ -59,6 +59,8 @@ export interface PolicyResult {
   readonly uri: string;
   readonly digest: string;
   readonly mode: PolicyMode;
+  /** The parameter values the rules saw (defaults with overrides applied). */
+  readonly params: Readonly<Record<string, ParamValue>>;
   readonly passed: boolean;
   readonly rules: readonly RuleResult[];
 }
