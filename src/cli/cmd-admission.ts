@@ -20,9 +20,11 @@ function seconds(a: ParsedArgs, name: string, max: number): number | undefined {
 }
 
 function port(a: ParsedArgs): number {
-  const p = int(a, 'port') ?? WEBHOOK_PORT;
-  if (p > 65535) throw new SsfError('USAGE', `--port must be at most 65535, got ${p}`);
-  return p;
+  const v = str(a, 'port');
+  if (v === undefined) return WEBHOOK_PORT;
+  // 0 asks the system for a free port (the printed URL says which).
+  if (!/^(0|[1-9][0-9]{0,4})$/.test(v) || Number(v) > 65535) throw new SsfError('USAGE', `--port must be a port number from 0 to 65535, got ${JSON.stringify(v)}`);
+  return Number(v);
 }
 
 /** Waits for SIGINT or SIGTERM. */
@@ -50,7 +52,6 @@ interface Tls {
 async function servingTls(a: ParsedArgs, f: Factory): Promise<Tls> {
   const certFile = str(a, 'tls-cert');
   const keyFile = str(a, 'tls-key');
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new SsfError('USAGE', 'give both --tls-cert and --tls-key, or neither (the factory then issues the certificate)');
   if (certFile !== undefined && keyFile !== undefined) {
     const mtimes = (): string => `${statSync(certFile).mtimeMs}/${statSync(keyFile).mtimeMs}`;
     let seen = mtimes();
@@ -87,7 +88,7 @@ async function servingTls(a: ParsedArgs, f: Factory): Promise<Tls> {
 
 export const admissionServeCommand: Command = {
   name: 'admission serve',
-  summary: 'run the Kubernetes validating admission webhook: every container image must pass the deploy gate',
+  summary: 'serve the Kubernetes admission webhook: every container image must pass the deploy gate',
   usage: `Usage: ssf admission serve [--dir D] [--port N] [--host ADDR] [--policy FILE]...
                            [--dns NAME]... [--tls-cert FILE --tls-key FILE]
                            [--cache-ttl SECONDS]
@@ -129,6 +130,7 @@ Prints one line with the URL, then serves until SIGINT or SIGTERM.`,
     const host = str(a, 'host') ?? '0.0.0.0';
     const ttl = seconds(a, 'cache-ttl', 86_400);
     const policies = strs(a, 'policy');
+    if ((str(a, 'tls-cert') === undefined) !== (str(a, 'tls-key') === undefined)) throw new SsfError('USAGE', 'give both --tls-cert and --tls-key, or neither (the factory then issues the certificate)');
     const f = Factory.open(resolveDataDir(str(a, 'dir'), io.env));
     let server: WebhookServer | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -169,7 +171,7 @@ function failurePolicy(a: ParsedArgs, io: Io): 'Fail' | 'Ignore' {
 
 export const admissionManifestsCommand: Command = {
   name: 'admission manifests',
-  summary: 'print the Kubernetes manifests that install the admission webhook, with a serving certificate from the factory',
+  summary: 'print the manifests that install the admission webhook, with a factory-issued TLS certificate',
   usage: `Usage: ssf admission manifests --image IMAGE@sha256:DIGEST [--namespace NS] [--service NAME]
                                [--failure-policy Fail|Ignore] [--timeout SECONDS]
                                [--policy FILE]... [--dns NAME]... [--days N]

@@ -40,8 +40,8 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
   entry('log witness', "check the log's checkpoint against the last one this witness saw (rollback, split view)", async () => (await import('./cmd-witness.js')).witnessCommand),
   entry('ca rotate', 'rotate the online intermediate CA (needs the root key)', async () => (await import('./cmd-ca.js')).caRotateCommand),
   entry('revoke', 'add a certificate serial, key id or identity to the signed revocation list', async () => (await import('./cmd-ca.js')).revokeCommand),
-  entry('admission serve', 'run the Kubernetes validating admission webhook: every container image must pass the deploy gate', async () => (await import('./cmd-admission.js')).admissionServeCommand),
-  entry('admission manifests', 'print the Kubernetes manifests that install the admission webhook, with a serving certificate from the factory', async () => (await import('./cmd-admission.js')).admissionManifestsCommand),
+  entry('admission serve', 'serve the Kubernetes admission webhook: every container image must pass the deploy gate', async () => (await import('./cmd-admission.js')).admissionServeCommand),
+  entry('admission manifests', 'print the manifests that install the admission webhook, with a factory-issued TLS certificate', async () => (await import('./cmd-admission.js')).admissionManifestsCommand),
 ];
 
 /** Every command's implementation (for help tests and documentation checks). */
