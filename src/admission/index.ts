@@ -4,3 +4,4 @@ export * from './cache.js';
 export * from './webhook.js';
 export * from './manifests.js';
 export * from './gates.js';
+export * from './deploy.js';
