@@ -192,12 +192,13 @@ export class AdmissionWebhook {
         else byDigest.set(c.image.digest, [c]);
       }
     }
+    const groups = [...byDigest.entries()];
+    if (groups.length === 0) return deny();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ReviewTimeout()), this.timeoutMs);
       timer.unref();
     });
-    const groups = [...byDigest.entries()];
     let outcomes: Outcome[];
     try {
       outcomes = await Promise.all(groups.map(async ([digest, cs]): Promise<Outcome> => {
