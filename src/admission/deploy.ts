@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { SsfError, isSsfError, type Clock } from '../core/index.js';
 import type { Factory } from '../factory/index.js';
 import { OciLayout } from '../repository/index.js';
@@ -147,10 +148,19 @@ export async function createDeployDecider(f: Factory, opts: { policies: readonly
   } catch {
     repository = undefined;
   }
+  // Reading and verifying the signed revocation list costs about a millisecond: it is re-read
+  // only when the file changes, so that a warm admission decision stays in microseconds.
+  let seen: { key: string; version: number } | undefined;
+  const revocationVersion = (): number => {
+    const st = statSync(f.layout.revocations);
+    const key = `${st.mtimeMs}/${st.size}/${st.ino}`;
+    if (seen?.key !== key) seen = { key, version: f.revocationList().version };
+    return seen.version;
+  };
   return {
     // The revocation list's version is part of the key: revoking an identity invalidates
     // every cached decision at once.
-    policyDigest: () => `${policyDigest}+revocations@${f.revocationList().version}`,
+    policyDigest: () => `${policyDigest}+revocations@${revocationVersion()}`,
     async decide(image: ImageRef & { digest: string }, ctx: AdmissionContext): Promise<ImageDecision> {
       const out = await decideDeploy(f, policies, image.digest, { ref: image.ref, dryRun: ctx.dryRun, ...(repository ? { repository } : {}) });
       const d = out.decision;

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,6 +115,8 @@ Options:
             step(`a tampered copy of ${first.name} is rejected: ${e.code}`);
           }
         }
+        const image = artifacts.find((x) => x.name.endsWith('-image'));
+        if (image) await demoAdmission(f2, image.digest, first ? `sha256:${createHash('sha256').update(readFileSync(tgz)).digest('hex')}` : image.digest, step);
         if (a.values.keep || str(a, 'dir')) step(`try: ssf runs --dir ${dataDir}; ssf show ${run.id} --dir ${dataDir}; ssf verify ${first?.digest ?? ''} --dir ${dataDir}`);
       } finally {
         f2.close();
@@ -128,3 +130,51 @@ Options:
     }
   },
 };
+
+/**
+ * The deploy side of the demo: the admission webhook, with a serving certificate from the
+ * factory's PKI, receives AdmissionReview v1 requests over HTTPS as a Kubernetes API server
+ * would send them; the built image is admitted, an unbuilt digest denied.
+ */
+async function demoAdmission(f: Factory, imageDigest: string, unknownDigest: string, step: (s: string) => void): Promise<void> {
+  const { AdmissionWebhook, createDeployDecider } = await import('../admission/index.js');
+  const { request } = await import('node:https');
+  const tls = await f.issueServingCertificate({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], days: 1 });
+  const webhook = new AdmissionWebhook(await createDeployDecider(f, { policies: [] }), {});
+  const server = await webhook.listen({ port: 0, host: '127.0.0.1', certPem: tls.certPem, keyPem: tls.keyPem });
+  const review = (uid: string, image: string): string => JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+    request: {
+      uid, kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' },
+      namespace: 'prod', name: 'hello', operation: 'CREATE', userInfo: { username: 'demo' }, dryRun: false,
+      object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'hello', namespace: 'prod' }, spec: { template: { spec: { containers: [{ name: 'app', image }] } } } },
+    },
+  });
+  const post = (body: string): Promise<{ allowed: boolean; message?: string }> => new Promise((resolve, reject) => {
+    const req = request(`${server.url}/validate`, { method: 'POST', ca: tls.caPem, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          const r = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { response: { allowed: boolean; status?: { message?: string } } }).response;
+          resolve({ allowed: r.allowed, ...(r.status?.message ? { message: r.status.message } : {}) });
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  try {
+    const ok = await post(review('demo-1', `registry.local/hello-service@${imageDigest}`));
+    if (!ok.allowed) throw new SsfError('POLICY_DENIED', `the admission webhook denied the image the demo built: ${ok.message ?? ''}`);
+    step(`admission webhook (HTTPS, certificate from the factory PKI): a Deployment of hello-service-image is admitted by the deploy gate (verified provenance, passed publish gate; decision signed as a VSA)`);
+    const no = await post(review('demo-2', `registry.local/hello-service@${unknownDigest}`));
+    if (no.allowed) throw new SsfError('INTERNAL', 'the admission webhook admitted a digest the factory never built');
+    step(`a Deployment of a digest the factory never built is denied: ${(no.message ?? '').replace(/^.*denied: /, '').slice(0, 160)}…`);
+  } finally {
+    await server.close();
+  }
+}
+
