@@ -256,8 +256,11 @@ Options:
           copyFileSync(join(f.layout.repository, 'blobs', 'sha256', art.digest.replace(/^sha256:/, '')), join(out, art.name));
         }
       }
+      const { DecisionStore } = await import('../admission/index.js');
+      const decisions = new DecisionStore(f.db).forRun(run.id);
       if (a.values.json) {
         io.out(JSON.stringify({
+          gates: decisions.map((d) => ({ gate: d.gate, subject: d.subject, allowed: d.allowed === 1, logIndex: d.log_index, policySetDigest: d.policy_set_digest, inputDigest: d.input_digest, summary: d.summary })),
           id: run.id, pipeline: run.pipeline, pipelineDigest: run.pipeline_digest, pipelineFile: run.pipeline_file, params: JSON.parse(run.params) as unknown,
           status: run.status, startedAt: run.started_at, finishedAt: run.finished_at, error: run.error, insecure: run.insecure === 1,
           nodeLogIndex: run.node_log_index, provenanceLogIndex: run.provenance_log_index, artifacts: JSON.parse(run.artifacts) as unknown, evidence: evidenceDir,
@@ -280,6 +283,10 @@ Options:
       if (arts.length > 0) {
         io.out('  artifacts:');
         for (const art of arts) io.out(`    ${art.name.padEnd(28)} ${art.type.padEnd(8)} ${art.digest}`);
+      }
+      if (decisions.length > 0) {
+        io.out('  gates:');
+        for (const d of decisions) io.out(`    ${d.gate.padEnd(14)} ${d.allowed ? 'allowed' : 'DENIED '}  log #${d.log_index}  ${d.subject.slice(0, 19)}…  ${d.summary}`);
       }
       if (run.provenance_log_index !== null) io.out(`  provenance: log #${run.provenance_log_index}`);
       io.out(`  evidence:   ${evidenceDir}`);
