@@ -14,6 +14,7 @@ import { FakeRegistry, lockfileFor, makeTarball } from '../materials/fixtures.js
 import { DecisionStore, addPolicy, readPolicyConfig, signPolicy, writePolicyConfig } from '../admission/index.js';
 import { loadPolicy } from '../policy/index.js';
 import { Runner, type RunEvent } from './index.js';
+import { SigstoreJsVerifier } from '../verify/index.js';
 
 const TD = 'gates.test.internal';
 let tmp: string;
@@ -108,6 +109,7 @@ test('a run decides gates A, B and C by the default policies; each decision is a
   const rows = new DecisionStore(f.db).forRun(out.runId);
   assert.deepEqual(rows.map((r) => r.gate), ['build', 'dependencies', 'publish']);
   const verifier = f.verifier();
+  const trustedRoot = JSON.parse(readFileSync(f.layout.trustedRoot, 'utf8')) as unknown;
   for (const r of rows) {
     const bundle = f.bundleOf(f.evidence.getByLogIndex(r.log_index));
     const v = verifier.verify(bundle, { identity: `spiffe://${TD}/factory/policy` });
@@ -116,6 +118,8 @@ test('a run decides gates A, B and C by the default policies; each decision is a
     assert.equal(vsa.verificationResult, 'PASSED');
     assert.equal(vsa.decision.input.digest, r.input_digest);
     assert.equal(`sha256:${vsa.policy.digest.sha256}`, r.policy_set_digest);
+    // An independent Sigstore verifier accepts the decision with only the trusted root.
+    new SigstoreJsVerifier(trustedRoot).verify(bundle, `spiffe://${TD}/factory/policy`);
   }
   // gate C's subject is the artifact; its input is the verified chain
   const c = rows[2];
