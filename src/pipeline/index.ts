@@ -43,5 +43,5 @@ export { resolveParams, substitute, MAX_PARAM_LENGTH } from './params.js';
 export { planRun, type Plan } from './plan.js';
 export { pipelineSchema } from './schema.js';
 // The YAML-with-positions layer, shared with other ssf/v1 documents (policies).
-export { parseSource, decodeUtf8, Locator, MAX_ALIAS_COUNT, type ParsedSource, type Problem, type JsonPath } from './source.js';
+export { parseSource, decodeUtf8, offsetPos, Locator, MAX_ALIAS_COUNT, type ParsedSource, type Problem, type JsonPath } from './source.js';
 export { schemaProblems } from './messages.js';

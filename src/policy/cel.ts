@@ -1,5 +1,6 @@
 import { celEnv, celFunc, CelScalar, isCelError, isCelList, isCelMap, isCelUint, parse, plan, type CelEnv, type CelValue } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
+import { offsetPos } from '../pipeline/index.js';
 
 /**
  * The CEL layer: compile an expression once (parse, then check that it names only the
@@ -104,33 +105,20 @@ function checkNames(root: Expr, offsets: Readonly<Record<string, number>>, known
   return out;
 }
 
-function offsetToLineCol(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let start = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      start = i + 1;
-    }
-  }
-  return { line, column: offset - start + 1 };
-}
-
 /** Compiles one expression; the problems (with positions inside the expression) if it cannot be used. */
 export function compileCel(expr: string): { fn: CompiledExpr } | { problems: CelProblem[] } {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(expr);
   } catch (e) {
-    const loc = (e as { location?: { start?: { line?: number; column?: number } } }).location?.start;
-    const raw = (e as { rawMessage?: string }).rawMessage ?? (e as Error).message.replace(/^<input>:\d+:\d+:\s*/, '');
-    return { problems: [{ line: loc?.line ?? 1, column: loc?.column ?? 1, message: `CEL syntax error: ${raw.split('\n')[0] ?? raw}` }] };
+    const at = locateSyntaxError(expr) ?? { offset: 0, message: `CEL syntax error: ${(e as Error).message.split('\n')[0]}` };
+    return { problems: [{ ...offsetToLineCol(expr, at.offset), message: at.message }] };
   }
   const e = env();
   const offsets: Record<string, number> = {};
   for (const [id, off] of Object.entries(parsed.sourceInfo?.positions ?? {})) offsets[id] = Number(off);
   const names = checkNames(parsed.expr, offsets, (n) => e.funcs.find(n) !== undefined);
-  if (names.length > 0) return { problems: names.map((p) => ({ ...offsetToLineCol(expr, p.offset), message: p.message })) };
+  if (names.length > 0) return { problems: names.map((p) => ({ ...offsetPos(expr, p.offset), message: p.message })) };
   const planned = plan(e, parsed) as (ctx: Record<string, unknown>) => CelValue | Error;
   return { fn: (bindings) => planned(bindings as Record<string, unknown>) };
 }
