@@ -131,7 +131,7 @@ export function loadSignedPolicy(f: Factory, ref: string, config: PolicyConfig):
   if (ref.startsWith('builtin:') || !config.requireSigned) return withParams;
   // Built-in policies ship inside ssf's own code; everything else must be signed.
   if (!findPolicySignature(f, p, config.signers, file)) {
-    throw new SsfError('POLICY_SIGNATURE', `policy ${ref} (${p.digest}) has no verified signature by an allowed signer (${config.signers.join(', ')}); sign it with \`ssf policy sign ${ref}\``);
+    throw new SsfError('POLICY_SIGNATURE', `policy ${ref} (${p.digest}) has no verified signature by an allowed signer (${config.signers.join(', ')}); sign it with \`ssf policy sign ${file}\``);
   }
   return withParams;
 }

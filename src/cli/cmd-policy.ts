@@ -4,10 +4,10 @@ import { parse as parseYaml } from 'yaml';
 import { SsfError, readTextFile } from '../core/index.js';
 import { Factory, resolveDataDir } from '../factory/index.js';
 import {
-  DecisionStore, addPolicy, decideDeploy, loadFactoryPolicies, policyConfigPath, readPolicyConfig, signPolicy, writePolicyConfig,
+  DecisionStore, addPolicy, decideDeploy, loadFactoryPolicies, loadSignedPolicy, policyConfigPath, readPolicyConfig, signPolicy, writePolicyConfig,
 } from '../admission/index.js';
 import {
-  GATES, GATE_LETTERS, builtinPolicyNames, evaluateGate, gateInputSchema, loadPolicy, runTestFile, testFileFor, type Gate, type GateDecision,
+  GATES, GATE_LETTERS, builtinPolicyNames, denialMessage, evaluateGate, gateInputSchema, loadPolicy, runTestFile, testFileFor, type Gate, type GateDecision,
   type LoadedPolicy, type ParamValue,
 } from '../policy/index.js';
 import { int, str, strs, type Command, type Io, type ParsedArgs } from './command.js';
@@ -29,6 +29,16 @@ function policyParams(a: ParsedArgs): Record<string, ParamValue> {
     Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return out;
+}
+
+/** A --param the policy does not declare would be ignored by its rules: a typo must not pass silently. */
+function checkDeclared(p: LoadedPolicy, params: Readonly<Record<string, ParamValue>>): void {
+  const declared = Object.keys(p.doc.spec.params ?? {});
+  for (const k of Object.keys(params)) {
+    if (!declared.includes(k)) {
+      throw new SsfError('USAGE', `policy ${p.doc.metadata.name} has no parameter ${JSON.stringify(k)}; ${declared.length > 0 ? `it declares ${declared.join(', ')}` : 'it declares none'}`);
+    }
+  }
 }
 
 function readInput(file: string): unknown {
@@ -101,16 +111,20 @@ case failed (POLICY_TEST_FAILED); 2 on usage errors.`,
     if (input !== undefined) {
       const p = loadPolicy(target);
       const params = policyParams(a);
+      checkDeclared(p, params);
       const withParams: LoadedPolicy = Object.keys(params).length > 0 ? { ...p, overrides: params } : p;
       const d = evaluateGate([{ ...withParams, mode: 'enforce' }], p.doc.spec.gate, readInput(input));
       if (a.values.json) io.out(JSON.stringify(d));
       else printDecision(io, d);
-      if (!d.allowed) throw new SsfError('POLICY_DENIED', `${p.doc.metadata.name} denies ${input}`);
+      if (!d.allowed) throw new SsfError('POLICY_DENIED', `${p.doc.metadata.name} denies ${input}: ${denialMessage(d)}`);
       return 0;
     }
     if (strs(a, 'param').length > 0) throw new SsfError('USAGE', '--param needs --input (test cases set their own params)');
     const { files, policy } = testFilesOf(target);
-    if (files.length === 0) throw new SsfError('FILE_NOT_FOUND', `no policy tests found for ${target}; keep them in ${target.replace(/\.ya?ml$/, '')}.test.yaml, or pass --input`);
+    if (files.length === 0) {
+      const where = policy ? `keep them in ${target.replace(/\.ya?ml$/, '')}.test.yaml, or pass --input` : 'the directory has no *.test.yaml file';
+      throw new SsfError('FILE_NOT_FOUND', `no policy tests found for ${target}; ${where}`);
+    }
     let failed = 0;
     let total = 0;
     const report: unknown[] = [];
@@ -138,13 +152,20 @@ export const policyLintCommand: Command = {
 
 Parses each policy, checks it against schema/policy/policy.schema.json and
 compiles every CEL rule (unknown variables and functions are errors). Prints
-one line per file.
+one line per file; with one file, its error is the error message.
 
 Exit status: 0 when every file is valid; 1 otherwise (POLICY_INVALID, with
 file:line:column); 2 on usage errors.`,
   options: {},
   positionals: { min: 1, max: 100 },
   async run(a, io) {
+    // One file: its error is the one error line. Several: a line per file on stdout, then the count.
+    if (a.positionals.length === 1) {
+      const file = a.positionals[0] as string;
+      const p = loadPolicy(file);
+      io.out(`${file}: ok (${p.doc.metadata.name}@${p.doc.metadata.version}, gate ${p.doc.spec.gate}, ${p.rules.length} rule${p.rules.length === 1 ? '' : 's'})`);
+      return 0;
+    }
     let bad = 0;
     for (const file of a.positionals) {
       try {
@@ -153,10 +174,10 @@ file:line:column); 2 on usage errors.`,
       } catch (e) {
         if (!(e instanceof SsfError)) throw e;
         bad++;
-        io.err(`ssf: error[${e.code}]: ${e.message}`);
+        io.out(`${e.message.startsWith(`${file}:`) ? e.message : `${file}: ${e.message}`} [${e.code}]`);
       }
     }
-    if (bad > 0) throw new SsfError('POLICY_INVALID', `${bad} of ${a.positionals.length} policy file${a.positionals.length === 1 ? '' : 's'} invalid`);
+    if (bad > 0) throw new SsfError('POLICY_INVALID', `${bad} of ${a.positionals.length} policy files invalid`);
     return 0;
   },
 };
@@ -227,6 +248,7 @@ Options:
     const f = openFactory(a, io);
     try {
       const params = policyParams(a);
+      if (Object.keys(params).length > 0) checkDeclared(loadPolicy(a.positionals[0] as string), params);
       const r = addPolicy(f, a.positionals[0] as string, Object.keys(params).length > 0 ? params : undefined);
       io.out(`added ${r.name} (${r.ref}) to ${policyConfigPath(f)}`);
       return 0;
@@ -257,7 +279,9 @@ Options:
       const policies = loadFactoryPolicies(f);
       const keep = cfg.policies.filter((_, i) => policies[i]?.doc.metadata.name !== name);
       if (keep.length === cfg.policies.length) throw new SsfError('NOT_FOUND', `the factory has no policy named ${JSON.stringify(name)}; see \`ssf policy list\``);
-      writePolicyConfig(f, { ...cfg, policies: keep });
+      // Its parameters go too: a later `ssf policy add` of the same name starts from the defaults.
+      const params = Object.fromEntries(Object.entries(cfg.params).filter(([k]) => k !== name));
+      writePolicyConfig(f, { ...cfg, policies: keep, params });
       io.out(`removed ${name}`);
       return 0;
     } finally {
@@ -319,14 +343,10 @@ Options:
       const cfg = readPolicyConfig(f);
       const signers = strs(a, 'signer');
       const next = { ...cfg, requireSigned: !a.values.off, ...(signers.length > 0 ? { signers } : {}) };
+      // An installed policy without a valid signature is refused now, not at the next run, and
+      // before anything is written.
+      for (const r of next.policies) loadSignedPolicy(f, r, next);
       writePolicyConfig(f, next);
-      // An installed policy without a valid signature is refused now, not at the next run.
-      try {
-        loadFactoryPolicies(f);
-      } catch (e) {
-        writePolicyConfig(f, cfg);
-        throw e;
-      }
       io.out(next.requireSigned ? `signed policies required, from ${next.signers.join(', ')}` : 'signed policies no longer required');
       return 0;
     } finally {
@@ -439,7 +459,7 @@ Exit status: 0 allowed; 1 denied (POLICY_DENIED); 2 on usage errors.`,
         for (const r of out.rejected) io.out(`  rejected evidence: ${r}`);
         io.out(out.logIndex !== undefined ? `  signed decision: log index ${out.logIndex}` : '  dry run: nothing signed or stored');
       }
-      if (!out.decision.allowed) throw new SsfError('POLICY_DENIED', `deploy gate denies ${ref}`);
+      if (!out.decision.allowed) throw new SsfError('POLICY_DENIED', `deploy gate denies ${ref}: ${denialMessage(out.decision)}`);
       return 0;
     } finally {
       f.close();

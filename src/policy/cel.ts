@@ -105,6 +105,89 @@ function checkNames(root: Expr, offsets: Readonly<Record<string, number>>, known
   return out;
 }
 
+/** The parser's own error: its offset in `text` and its message. */
+function parseError(text: string): { offset: number; message: string } | undefined {
+  try {
+    parse(text);
+    return undefined;
+  } catch (e) {
+    const offset = (e as { location?: { start?: { offset?: number } } }).location?.start?.offset ?? 0;
+    const raw = (e as { rawMessage?: string }).rawMessage ?? (e as Error).message.replace(/^<input>:\d+:\d+:\s*/, '');
+    return { offset, message: `CEL syntax error: ${raw.split('\n')[0] ?? raw}` };
+  }
+}
+
+/** A bracketed group at the top level of an expression: its top-level pieces. */
+interface Group {
+  readonly pieces: readonly { readonly start: number; readonly end: number }[];
+}
+
+/**
+ * Scans brackets, strings and comments: an unclosed or mismatched bracket or an unclosed
+ * string is a problem by itself; otherwise the top-level groups, split at their top-level
+ * commas (and, in a map, at the first colon of each entry).
+ */
+function scanGroups(text: string): { problem: { offset: number; message: string } } | { groups: Group[] } {
+  const closer: Readonly<Record<string, string>> = { ')': '(', ']': '[', '}': '{' };
+  const stack: { ch: string; at: number; cuts: number[] }[] = [];
+  const groups: Group[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '/' && text[i + 1] === '/') {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      const raw = /[rR]/.test(text.slice(Math.max(0, i - 2), i).replace(/^.*[^rRbB]/, ''));
+      const q = text.startsWith(c.repeat(3), i) ? c.repeat(3) : c;
+      let j = i + q.length;
+      while (j < text.length && !text.startsWith(q, j) && (q.length === 3 || text[j] !== '\n')) j += !raw && text[j] === '\\' ? 2 : 1;
+      if (!text.startsWith(q, j)) return { problem: { offset: i, message: 'CEL syntax error: this string is never closed' } };
+      i = j + q.length - 1;
+      continue;
+    }
+    const top = stack.at(-1);
+    if (c === '(' || c === '[' || c === '{') stack.push({ ch: c, at: i, cuts: [i] });
+    else if (c === ',' && top) top.cuts.push(i);
+    else if (c === ':' && top?.ch === '{' && (top.cuts.length === 1 || text[top.cuts.at(-1) as number] === ',')) top.cuts.push(i);
+    else if (c in closer) {
+      const open = stack.pop();
+      if (!open) return { problem: { offset: i, message: `CEL syntax error: this ${c} closes nothing` } };
+      if (open.ch !== closer[c]) return { problem: { offset: i, message: `CEL syntax error: this ${c} does not match the ${open.ch} it would close` } };
+      if (stack.length === 0) groups.push({ pieces: [...open.cuts.slice(1), i].map((end, k) => ({ start: (open.cuts[k] as number) + 1, end })) });
+    }
+  }
+  const unclosed = stack.at(-1);
+  if (unclosed) return { problem: { offset: unclosed.at, message: `CEL syntax error: this ${unclosed.ch} is never closed` } };
+  return { groups };
+}
+
+/**
+ * Where a syntax error is. The parser backtracks out of a bracket it cannot finish and
+ * reports where the longest complete expression ended ("expecting end of input"), often
+ * lines before the mistake; so look inside: the innermost bracketed piece that does not parse
+ * on its own holds the error.
+ */
+function locateSyntaxError(text: string, base = 0, depth = 0): { offset: number; message: string } | undefined {
+  const whole = parseError(text);
+  if (!whole) return undefined;
+  const scan = scanGroups(text);
+  if ('problem' in scan) return { offset: base + scan.problem.offset, message: scan.problem.message };
+  if (depth < 16) {
+    for (const g of scan.groups) {
+      for (const p of g.pieces) {
+        const piece = text.slice(p.start, p.end);
+        if (piece.trim() === '') continue;
+        const inner = locateSyntaxError(piece, base + p.start, depth + 1);
+        if (inner) return inner;
+      }
+    }
+  }
+  return { offset: base + whole.offset, message: whole.message };
+}
+
 /** Compiles one expression; the problems (with positions inside the expression) if it cannot be used. */
 export function compileCel(expr: string): { fn: CompiledExpr } | { problems: CelProblem[] } {
   let parsed: ReturnType<typeof parse>;
@@ -112,7 +195,7 @@ export function compileCel(expr: string): { fn: CompiledExpr } | { problems: Cel
     parsed = parse(expr);
   } catch (e) {
     const at = locateSyntaxError(expr) ?? { offset: 0, message: `CEL syntax error: ${(e as Error).message.split('\n')[0]}` };
-    return { problems: [{ ...offsetToLineCol(expr, at.offset), message: at.message }] };
+    return { problems: [{ ...offsetPos(expr, at.offset), message: at.message }] };
   }
   const e = env();
   const offsets: Record<string, number> = {};
