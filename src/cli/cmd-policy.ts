@@ -2,10 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { SsfError, readTextFile } from '../core/index.js';
-import { Factory, resolveDataDir } from '../factory/index.js';
-import {
-  DecisionStore, addPolicy, decideDeploy, loadFactoryPolicies, loadSignedPolicy, policyConfigPath, readPolicyConfig, signPolicy, writePolicyConfig,
-} from '../admission/index.js';
+import type { Factory } from '../factory/index.js';
 import {
   GATES, GATE_LETTERS, builtinPolicyNames, denialMessage, evaluateGate, gateInputSchema, loadPolicy, runTestFile, testFileFor, type Gate, type GateDecision,
   type LoadedPolicy, type ParamValue,
@@ -182,8 +179,21 @@ file:line:column); 2 on usage errors.`,
   },
 };
 
-function openFactory(a: ParsedArgs, io: Io): Factory {
-  return Factory.open(resolveDataDir(str(a, 'dir'), io.env));
+type Admission = typeof import('../admission/index.js');
+
+/**
+ * Opens the factory for one command and hands it the admission part (the factory's policies,
+ * decisions, gate D). Both load here, not at the top: \`policy lint\`, \`test\` and \`schema\`
+ * need neither, and they are most of a policy author's calls.
+ */
+async function withFactory<T>(a: ParsedArgs, io: Io, fn: (f: Factory, adm: Admission) => Promise<T>): Promise<T> {
+  const [{ Factory, resolveDataDir }, adm] = await Promise.all([import('../factory/index.js'), import('../admission/index.js')]);
+  const f = Factory.open(resolveDataDir(str(a, 'dir'), io.env));
+  try {
+    return await fn(f, adm);
+  } finally {
+    f.close();
+  }
 }
 
 export const policyListCommand: Command = {
@@ -201,29 +211,26 @@ Options:
   -h, --help  show this help`,
   options: { json: { type: 'boolean' }, dir: { type: 'string' } },
   async run(a, io) {
-    const f = openFactory(a, io);
-    try {
-      const cfg = readPolicyConfig(f);
-      const policies = loadFactoryPolicies(f);
-      if (a.values.json) {
-        io.out(JSON.stringify({
-          config: existsSync(policyConfigPath(f)) ? policyConfigPath(f) : null, requireSigned: cfg.requireSigned, signers: cfg.signers,
-          policies: policies.map((p) => ({ name: p.doc.metadata.name, version: p.doc.metadata.version, gate: p.doc.spec.gate, mode: p.mode, source: p.source, digest: p.digest, params: { ...(p.doc.spec.params ?? {}), ...(p.overrides ?? {}) } })),
-          library: builtinPolicyNames(),
-        }));
-        return 0;
-      }
-      io.out(`policies (${existsSync(policyConfigPath(f)) ? policyConfigPath(f) : 'built-in defaults'}; signed policies ${cfg.requireSigned ? `required from ${cfg.signers.join(', ')}` : 'not required'}):`);
-      for (const g of GATES) {
-        const ps = policies.filter((p) => p.doc.spec.gate === g);
-        io.out(`  gate ${GATE_LETTERS[g]} ${g}${ps.length === 0 ? ': (none: allows everything)' : ''}`);
-        for (const p of ps) io.out(`    ${p.doc.metadata.name}@${p.doc.metadata.version}${p.mode === 'audit' ? ' (audit)' : ''}  ${p.source}  ${p.digest.slice(0, 19)}…`);
-      }
-      io.out(`library: ${builtinPolicyNames().map((n) => `builtin:${n}`).join(' ')}`);
+    return withFactory(a, io, async (f, { loadFactoryPolicies, policyConfigPath, readPolicyConfig }) => {
+    const cfg = readPolicyConfig(f);
+    const policies = loadFactoryPolicies(f);
+    if (a.values.json) {
+      io.out(JSON.stringify({
+        config: existsSync(policyConfigPath(f)) ? policyConfigPath(f) : null, requireSigned: cfg.requireSigned, signers: cfg.signers,
+        policies: policies.map((p) => ({ name: p.doc.metadata.name, version: p.doc.metadata.version, gate: p.doc.spec.gate, mode: p.mode, source: p.source, digest: p.digest, params: { ...(p.doc.spec.params ?? {}), ...(p.overrides ?? {}) } })),
+        library: builtinPolicyNames(),
+      }));
       return 0;
-    } finally {
-      f.close();
     }
+    io.out(`policies (${existsSync(policyConfigPath(f)) ? policyConfigPath(f) : 'built-in defaults'}; signed policies ${cfg.requireSigned ? `required from ${cfg.signers.join(', ')}` : 'not required'}):`);
+    for (const g of GATES) {
+      const ps = policies.filter((p) => p.doc.spec.gate === g);
+      io.out(`  gate ${GATE_LETTERS[g]} ${g}${ps.length === 0 ? ': (none: allows everything)' : ''}`);
+      for (const p of ps) io.out(`    ${p.doc.metadata.name}@${p.doc.metadata.version}${p.mode === 'audit' ? ' (audit)' : ''}  ${p.source}  ${p.digest.slice(0, 19)}…`);
+    }
+    io.out(`library: ${builtinPolicyNames().map((n) => `builtin:${n}`).join(' ')}`);
+    return 0;
+    });
   },
 };
 
@@ -245,16 +252,13 @@ Options:
   options: { param: { type: 'string', multiple: true }, dir: { type: 'string' } },
   positionals: { min: 1, max: 1 },
   async run(a, io) {
-    const f = openFactory(a, io);
-    try {
-      const params = policyParams(a);
-      if (Object.keys(params).length > 0) checkDeclared(loadPolicy(a.positionals[0] as string), params);
-      const r = addPolicy(f, a.positionals[0] as string, Object.keys(params).length > 0 ? params : undefined);
-      io.out(`added ${r.name} (${r.ref}) to ${policyConfigPath(f)}`);
-      return 0;
-    } finally {
-      f.close();
-    }
+    return withFactory(a, io, async (f, { addPolicy, policyConfigPath }) => {
+    const params = policyParams(a);
+    if (Object.keys(params).length > 0) checkDeclared(loadPolicy(a.positionals[0] as string), params);
+    const r = addPolicy(f, a.positionals[0] as string, Object.keys(params).length > 0 ? params : undefined);
+    io.out(`added ${r.name} (${r.ref}) to ${policyConfigPath(f)}`);
+    return 0;
+    });
   },
 };
 
@@ -272,21 +276,18 @@ Options:
   options: { dir: { type: 'string' } },
   positionals: { min: 1, max: 1 },
   async run(a, io) {
-    const f = openFactory(a, io);
-    try {
-      const name = a.positionals[0] as string;
-      const cfg = readPolicyConfig(f);
-      const policies = loadFactoryPolicies(f);
-      const keep = cfg.policies.filter((_, i) => policies[i]?.doc.metadata.name !== name);
-      if (keep.length === cfg.policies.length) throw new SsfError('NOT_FOUND', `the factory has no policy named ${JSON.stringify(name)}; see \`ssf policy list\``);
-      // Its parameters go too: a later `ssf policy add` of the same name starts from the defaults.
-      const params = Object.fromEntries(Object.entries(cfg.params).filter(([k]) => k !== name));
-      writePolicyConfig(f, { ...cfg, policies: keep, params });
-      io.out(`removed ${name}`);
-      return 0;
-    } finally {
-      f.close();
-    }
+    return withFactory(a, io, async (f, { loadFactoryPolicies, readPolicyConfig, writePolicyConfig }) => {
+    const name = a.positionals[0] as string;
+    const cfg = readPolicyConfig(f);
+    const policies = loadFactoryPolicies(f);
+    const keep = cfg.policies.filter((_, i) => policies[i]?.doc.metadata.name !== name);
+    if (keep.length === cfg.policies.length) throw new SsfError('NOT_FOUND', `the factory has no policy named ${JSON.stringify(name)}; see \`ssf policy list\``);
+    // Its parameters go too: a later `ssf policy add` of the same name starts from the defaults.
+    const params = Object.fromEntries(Object.entries(cfg.params).filter(([k]) => k !== name));
+    writePolicyConfig(f, { ...cfg, policies: keep, params });
+    io.out(`removed ${name}`);
+    return 0;
+    });
   },
 };
 
@@ -309,14 +310,11 @@ Options:
   async run(a, io) {
     const file = resolve(a.positionals[0] as string);
     const p = loadPolicy(file);
-    const f = openFactory(a, io);
-    try {
-      const r = await signPolicy(f, p, file);
-      io.out(`signed ${p.doc.metadata.name}@${p.doc.metadata.version} (${p.digest}) as ${r.identity}, log index ${r.logIndex}; bundle ${r.bundlePath}`);
-      return 0;
-    } finally {
-      f.close();
-    }
+    return withFactory(a, io, async (f, { signPolicy }) => {
+    const r = await signPolicy(f, p, file);
+    io.out(`signed ${p.doc.metadata.name}@${p.doc.metadata.version} (${p.digest}) as ${r.identity}, log index ${r.logIndex}; bundle ${r.bundlePath}`);
+    return 0;
+    });
   },
 };
 
@@ -338,20 +336,17 @@ Options:
   -h, --help    show this help`,
   options: { signer: { type: 'string', multiple: true }, off: { type: 'boolean' }, dir: { type: 'string' } },
   async run(a, io) {
-    const f = openFactory(a, io);
-    try {
-      const cfg = readPolicyConfig(f);
-      const signers = strs(a, 'signer');
-      const next = { ...cfg, requireSigned: !a.values.off, ...(signers.length > 0 ? { signers } : {}) };
-      // An installed policy without a valid signature is refused now, not at the next run, and
-      // before anything is written.
-      for (const r of next.policies) loadSignedPolicy(f, r, next);
-      writePolicyConfig(f, next);
-      io.out(next.requireSigned ? `signed policies required, from ${next.signers.join(', ')}` : 'signed policies no longer required');
-      return 0;
-    } finally {
-      f.close();
-    }
+    return withFactory(a, io, async (f, { loadSignedPolicy, readPolicyConfig, writePolicyConfig }) => {
+    const cfg = readPolicyConfig(f);
+    const signers = strs(a, 'signer');
+    const next = { ...cfg, requireSigned: !a.values.off, ...(signers.length > 0 ? { signers } : {}) };
+    // An installed policy without a valid signature is refused now, not at the next run, and
+    // before anything is written.
+    for (const r of next.policies) loadSignedPolicy(f, r, next);
+    writePolicyConfig(f, next);
+    io.out(next.requireSigned ? `signed policies required, from ${next.signers.join(', ')}` : 'signed policies no longer required');
+    return 0;
+    });
   },
 };
 
@@ -376,31 +371,28 @@ Options:
   -h, --help        show this help`,
   options: { run: { type: 'string' }, subject: { type: 'string' }, limit: { type: 'string' }, input: { type: 'string' }, json: { type: 'boolean' }, dir: { type: 'string' } },
   async run(a, io) {
-    const f = openFactory(a, io);
-    try {
-      const store = new DecisionStore(f.db);
-      const at = str(a, 'input');
-      if (at !== undefined) {
-        if (!/^\d+$/.test(at)) throw new SsfError('USAGE', `--input takes a log index, got ${JSON.stringify(at)}`);
-        const row = store.byLogIndex(Number(at));
-        if (!row) throw new SsfError('NOT_FOUND', `no gate decision at log index ${at}; see \`ssf policy decisions\``);
-        io.out(JSON.stringify(JSON.parse(row.input), null, 2));
-        return 0;
-      }
-      const run = str(a, 'run');
-      const subject = str(a, 'subject');
-      const limit = int(a, 'limit') ?? 50;
-      const rows = (run ? store.forRun(run) : subject ? store.forSubject(subject) : store.recent(limit)).slice(0, limit);
-      if (a.values.json) {
-        io.out(JSON.stringify(rows.map(({ input: _input, ...r }) => ({ ...r, allowed: r.allowed === 1 }))));
-        return 0;
-      }
-      if (rows.length === 0) io.out('no decisions');
-      for (const r of rows) io.out(`#${r.log_index}  ${r.decided_at}  gate ${GATE_LETTERS[r.gate as Gate] ?? '?'} ${r.gate.padEnd(12)} ${r.allowed ? 'ALLOW' : 'DENY '}  ${r.subject.slice(0, 19)}…  ${r.run_id ?? ''}  ${r.summary}`);
+    return withFactory(a, io, async (f, { DecisionStore }) => {
+    const store = new DecisionStore(f.db);
+    const at = str(a, 'input');
+    if (at !== undefined) {
+      if (!/^\d+$/.test(at)) throw new SsfError('USAGE', `--input takes a log index, got ${JSON.stringify(at)}`);
+      const row = store.byLogIndex(Number(at));
+      if (!row) throw new SsfError('NOT_FOUND', `no gate decision at log index ${at}; see \`ssf policy decisions\``);
+      io.out(JSON.stringify(JSON.parse(row.input), null, 2));
       return 0;
-    } finally {
-      f.close();
     }
+    const run = str(a, 'run');
+    const subject = str(a, 'subject');
+    const limit = int(a, 'limit') ?? 50;
+    const rows = (run ? store.forRun(run) : subject ? store.forSubject(subject) : store.recent(limit)).slice(0, limit);
+    if (a.values.json) {
+      io.out(JSON.stringify(rows.map(({ input: _input, ...r }) => ({ ...r, allowed: r.allowed === 1 }))));
+      return 0;
+    }
+    if (rows.length === 0) io.out('no decisions');
+    for (const r of rows) io.out(`#${r.log_index}  ${r.decided_at}  gate ${GATE_LETTERS[r.gate as Gate] ?? '?'} ${r.gate.padEnd(12)} ${r.allowed ? 'ALLOW' : 'DENY '}  ${r.subject.slice(0, 19)}…  ${r.run_id ?? ''}  ${r.summary}`);
+    return 0;
+    });
   },
 };
 
@@ -446,24 +438,21 @@ Exit status: 0 allowed; 1 denied (POLICY_DENIED); 2 on usage errors.`,
     const ref = a.positionals[0] as string;
     const m = /(?:^|@)(sha256:[0-9a-f]{64})$/.exec(ref);
     if (!m) throw new SsfError('USAGE', `${JSON.stringify(ref)} is not pinned by digest; give IMAGE@sha256:<64 hex> or sha256:<64 hex>`);
-    const f = openFactory(a, io);
-    try {
-      const policies = loadFactoryPolicies(f, strs(a, 'policy')).filter((p) => p.doc.spec.gate === 'deploy');
-      if (policies.length === 0) throw new SsfError('POLICY_INVALID', 'no deploy policy is configured; add one with `ssf policy add`');
-      const { OciLayout } = await import('../repository/index.js');
-      const repository = existsSync(f.layout.repository) ? OciLayout.open(f.layout.repository) : undefined;
-      const out = await decideDeploy(f, policies, m[1] as string, { ...(ref !== m[1] ? { ref } : {}), dryRun: Boolean(a.values['dry-run']), ...(repository ? { repository } : {}) });
-      if (a.values.json) io.out(JSON.stringify({ decision: out.decision, logIndex: out.logIndex ?? null, rejected: out.rejected, input: out.input }));
-      else {
-        printDecision(io, out.decision);
-        for (const r of out.rejected) io.out(`  rejected evidence: ${r}`);
-        io.out(out.logIndex !== undefined ? `  signed decision: log index ${out.logIndex}` : '  dry run: nothing signed or stored');
-      }
-      if (!out.decision.allowed) throw new SsfError('POLICY_DENIED', `deploy gate denies ${ref}: ${denialMessage(out.decision)}`);
-      return 0;
-    } finally {
-      f.close();
+    return withFactory(a, io, async (f, { decideDeploy, loadFactoryPolicies }) => {
+    const policies = loadFactoryPolicies(f, strs(a, 'policy')).filter((p) => p.doc.spec.gate === 'deploy');
+    if (policies.length === 0) throw new SsfError('POLICY_INVALID', 'no deploy policy is configured; add one with `ssf policy add`');
+    const { OciLayout } = await import('../repository/index.js');
+    const repository = existsSync(f.layout.repository) ? OciLayout.open(f.layout.repository) : undefined;
+    const out = await decideDeploy(f, policies, m[1] as string, { ...(ref !== m[1] ? { ref } : {}), dryRun: Boolean(a.values['dry-run']), ...(repository ? { repository } : {}) });
+    if (a.values.json) io.out(JSON.stringify({ decision: out.decision, logIndex: out.logIndex ?? null, rejected: out.rejected, input: out.input }));
+    else {
+      printDecision(io, out.decision);
+      for (const r of out.rejected) io.out(`  rejected evidence: ${r}`);
+      io.out(out.logIndex !== undefined ? `  signed decision: log index ${out.logIndex}` : '  dry run: nothing signed or stored');
     }
+    if (!out.decision.allowed) throw new SsfError('POLICY_DENIED', `deploy gate denies ${ref}: ${denialMessage(out.decision)}`);
+    return 0;
+    });
   },
 };
 
