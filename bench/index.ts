@@ -14,6 +14,7 @@ import { generateP256 } from '../src/trust/index.js';
 import { benchHashTree } from './hashtree.js';
 import { benchRunOverhead } from './run.js';
 import { benchMatch, benchSbom } from './evidence.js';
+import { benchAdmission, benchPolicy } from './policy.js';
 
 interface Row { what: string; ssf: string; peer: string; ratio: string }
 const rows: Row[] = [];
@@ -97,6 +98,10 @@ async function main(): Promise<void> {
   for (const l of await benchSbom({ quick })) console.log(`  ${l}`);
   console.log('\nEvidence: OSV matching, 1,000 components against 20,000 synthetic advisories');
   for (const l of await benchMatch({ quick })) console.log(`  ${l}`);
+  console.log('\nPolicy: gate decisions (evaluateGate) and the CEL rules against cel-js');
+  for (const l of await benchPolicy({ quick })) console.log(`  ${l}`);
+  console.log('\nAdmission: the deploy gate behind the webhook, for an image a real run published');
+  for (const l of await benchAdmission({ quick })) console.log(`  ${l}`);
   console.log('\nFactory runs: `ssf run` against the same commands run directly');
   for (const l of await benchRunOverhead({ quick })) console.log(`  ${l}`);
   console.log('\nSummary');
