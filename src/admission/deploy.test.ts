@@ -143,6 +143,17 @@ test('each workload kind with the image is admitted; an unknown digest is denied
   assert.match(r.json.response.status?.message ?? '', /publish-gate-passed/);
 });
 
+test("gate D's own earlier decisions are not evidence for the next one (the input does not grow with each decision)", async () => {
+  const policies = loadFactoryPolicies(f).filter((p) => p.doc.spec.gate === 'deploy');
+  const sizes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const out = await decideDeploy(f, policies, imageDigest, { ref: `registry.example/deploy-app@${imageDigest}` });
+    assert.equal(out.decision.allowed, true);
+    sizes.push((out.input['evidence'] as { attestations: unknown[] }).attestations.length);
+  }
+  assert.equal(new Set(sizes).size, 1, `attestations per decision: ${sizes.join(', ')}`);
+});
+
 test('dryRun decides without side effects: no decision is signed or stored', async () => {
   const unknown = `sha256:${'8'.repeat(64)}`;
   const size = f.log.size();

@@ -7,7 +7,7 @@ import {
   attestationKind, denialMessage, evaluateGate, evidenceBlock, policySetDigest, type GateDecision, type LoadedPolicy, type VerifiedFact,
 } from '../policy/index.js';
 import type { AdmissionContext, DeployDecider, ImageDecision, ImageRef } from './decider.js';
-import { loadFactoryPolicies, recordDecision } from './gates.js';
+import { DecisionStore, loadFactoryPolicies, recordDecision } from './gates.js';
 
 /**
  * Gate D: everything the factory knows about a digest (its store and the OCI referrers in its
@@ -26,7 +26,11 @@ interface Candidate {
 /** Stored evidence about the digest, then bundles attached to it in the repository (deduplicated by the verifier's log index). */
 function candidates(f: Factory, repo: OciLayout | undefined, digest: string): Candidate[] {
   const hex = (HEX.exec(digest) ?? [])[1] ?? '';
-  const out: Candidate[] = f.evidence.findBySubject('sha256', hex).map((r) => ({ bundle: f.bundleOf(r), from: 'store' as const }));
+  // Gate D's own earlier decisions are not evidence for the next one: counting them would make
+  // every decision about a busy image slower than the last (each VSA would also list all the
+  // earlier ones), until the webhook's deadline denied it.
+  const ownDecisions = new Set(new DecisionStore(f.db).forSubject(`sha256:${hex}`).filter((d) => d.gate === 'deploy').map((d) => d.log_index));
+  const out: Candidate[] = f.evidence.findBySubject('sha256', hex).filter((r) => !ownDecisions.has(r.logIndex)).map((r) => ({ bundle: f.bundleOf(r), from: 'store' as const }));
   if (repo) {
     for (const d of repo.referrers(digest)) {
       if (d.artifactType !== 'application/vnd.dev.sigstore.bundle.v0.3+json') continue;
@@ -152,17 +156,26 @@ export async function createDeployDecider(f: Factory, opts: { policies: readonly
   // only when the file changes, so that a warm admission decision stays in microseconds.
   let seen: { key: string; version: number } | undefined;
   const revocationVersion = (): number => {
+    // The trusted root is part of the key too: after \`ssf ca rotate\` the verifier must know the new intermediate.
     const st = statSync(f.layout.revocations);
-    const key = `${st.mtimeMs}/${st.size}/${st.ino}`;
+    const tr = statSync(f.layout.trustedRoot);
+    const key = `${st.mtimeMs}/${st.size}/${st.ino}/${tr.mtimeMs}/${tr.size}/${tr.ino}`;
     if (seen?.key !== key) seen = { key, version: f.revocationList().version };
     return seen.version;
+  };
+  // One verifier (with its certificate and checkpoint caches) while the revocation list is unchanged.
+  let shared: { version: number; verifier: BundleVerifier } | undefined;
+  const verifierNow = (): BundleVerifier => {
+    const version = revocationVersion();
+    if (shared?.version !== version) shared = { version, verifier: f.verifier() };
+    return shared.verifier;
   };
   return {
     // The revocation list's version is part of the key: revoking an identity invalidates
     // every cached decision at once.
     policyDigest: () => `${policyDigest}+revocations@${revocationVersion()}`,
     async decide(image: ImageRef & { digest: string }, ctx: AdmissionContext): Promise<ImageDecision> {
-      const out = await decideDeploy(f, policies, image.digest, { ref: image.ref, dryRun: ctx.dryRun, ...(repository ? { repository } : {}) });
+      const out = await decideDeploy(f, policies, image.digest, { ref: image.ref, dryRun: ctx.dryRun, verifier: verifierNow(), ...(repository ? { repository } : {}) });
       const d = out.decision;
       const reason = d.allowed
         ? `allowed by ${d.policies.map((p) => `${p.name}@${p.version}`).join(', ')}`
