@@ -5,3 +5,4 @@ export * from './webhook.js';
 export * from './manifests.js';
 export * from './gates.js';
 export * from './deploy.js';
+export * from './deployments.js';

@@ -20,6 +20,7 @@ import { readConfig, type FactoryConfig } from './config.js';
 import { trustedRootFor } from './init.js';
 import { layoutOf, type FactoryLayout } from './layout.js';
 import { migrateFactoryDb } from './schema.js';
+import { GraphStore, projectStatement } from '../graph/index.js';
 
 /** A statement to sign, and the identity that signs it. */
 export interface AttestRequest {
@@ -56,9 +57,12 @@ export class Factory {
     readonly evidence: EvidenceStore,
     readonly clock: Clock,
   ) {
+    this.graph = new GraphStore(db);
     this.logIdHex = keyIdOf(createPublicKey(logKey));
   }
   private readonly logIdHex: string;
+  /** The knowledge graph, written with the evidence it comes from. */
+  readonly graph: GraphStore;
 
   /** Opens the factory in `dir`; FACTORY_MISSING when there is none. */
   static open(dir: string, opts: { clock?: Clock } = {}): Factory {
@@ -146,6 +150,8 @@ export class Factory {
           certIds.set(s.facts, certificateId);
         }
         const entryTimestamp = cryptoSign('sha256', setPayload({ canonicalizedBody: s.body, integratedTime, logIndex, logIdHex: this.logIdHex }), this.logKey);
+        // The graph edges this statement proves commit with it, or not at all.
+        this.graph.write(projectStatement(s.statement, { logIndex, signer: s.r.identity.spiffeId, integratedTime }), { logIndex, signer: s.r.identity.spiffeId, integratedTime });
         this.evidence.insert({
           logIndex,
           payloadSha256: sha256Hex(s.payload),
@@ -332,7 +338,31 @@ export class Factory {
     this.assertRootKey(rootKey);
     const next = addRevocation(this.revocationList(), entry, this.clock);
     writeFileAtomic(this.layout.revocations, JSON.stringify(signRevocationList(next, rootKey), null, 2) + '\n');
+    this.markRevokedInGraph(entry);
     return next;
+  }
+
+  /** Marks every graph edge whose evidence the revoked identity, serial or key signed; returns how many evidence rows. */
+  markRevokedInGraph(entry: Pick<RevocationEntry, 'kind' | 'value'>): number {
+    const value = entry.value.toLowerCase();
+    const base = 'SELECT e.log_index AS logIndex, c.identity, c.serial, c.der FROM evidence e JOIN certificate c ON c.id = e.certificate_id';
+    // Identities and serials are columns; a key id is computed from each certificate.
+    const rows = (entry.kind === 'identity' ? this.db.prepare(`${base} WHERE c.identity = ?`).all(entry.value)
+      : entry.kind === 'serial' ? this.db.prepare(`${base} WHERE lower(c.serial) = ?`).all(value)
+        : this.db.prepare(base).all()) as { logIndex: number; identity: string | null; serial: string; der: Buffer }[];
+    const hit = rows.filter((r) => {
+      switch (entry.kind) {
+        case 'identity':
+          return r.identity === entry.value;
+        case 'serial':
+          return r.serial.toLowerCase() === value;
+        case 'keyId':
+          return keyIdOf(new X509Certificate(r.der).publicKey) === value;
+      }
+    });
+    const at = Math.floor(this.clock.now().getTime() / 1000);
+    this.db.transaction(() => this.graph.markRevoked(hit.map((r) => Number(r.logIndex)), at))();
+    return hit.length;
   }
 
   /**

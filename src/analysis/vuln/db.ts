@@ -341,6 +341,17 @@ export class VulnDb {
     return new MemoryAdvisoryIndex(advisories(), info);
   }
 
+  /**
+   * The advisories modified after `since` (an OSV timestamp; all when undefined), withdrawn
+   * ones included, with the packages they name: what an incremental rescan re-evaluates.
+   */
+  changedSince(since: string | undefined): { id: string; modified: string; packages: { ecosystem: string; name: string }[] }[] {
+    // Compared as timestamps, not strings: "…:00Z" sorts after "…:00.5Z" as text.
+    const rows = this.db.prepare<[], { id: string; modified: string }>('SELECT id, modified FROM osv_advisory').all();
+    const pkgs = this.db.prepare<[string], { ecosystem: string; name: string }>('SELECT ecosystem, name FROM osv_package WHERE id = ?');
+    return rows.filter((r) => since === undefined || compareTimestamps(r.modified, since) > 0).map((r) => ({ ...r, packages: pkgs.all(r.id) }));
+  }
+
   /** Closes the database file. */
   close(): void {
     this.db.close();

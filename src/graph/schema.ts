@@ -1,0 +1,54 @@
+import type { Migration } from '../store/index.js';
+
+/**
+ * The knowledge graph's tables. Nodes are unique by (kind, key); every edge names the
+ * transparency-log index of the evidence that proves it and when it was observed (the
+ * evidence's integrated time). Edges are written in the same transaction as their evidence
+ * (Factory.attest) and can all be re-derived from it (`ssf fsck`, `GraphStore.rebuild`).
+ */
+export const graphMigrations: readonly Migration[] = [
+  {
+    id: '0301_graph',
+    up(db) {
+      db.exec(`
+        CREATE TABLE g_node (
+          id INTEGER PRIMARY KEY,
+          kind TEXT NOT NULL,
+          key TEXT NOT NULL,
+          name TEXT,
+          version TEXT,
+          UNIQUE (kind, key)
+        );
+        CREATE INDEX g_node_name ON g_node(kind, name);
+        CREATE TABLE g_edge (
+          id INTEGER PRIMARY KEY,
+          src INTEGER NOT NULL REFERENCES g_node(id),
+          verb TEXT NOT NULL,
+          dst INTEGER NOT NULL REFERENCES g_node(id),
+          log_index INTEGER NOT NULL,
+          observed_at INTEGER NOT NULL,
+          props TEXT,
+          revoked_at INTEGER,
+          UNIQUE (src, verb, dst, log_index)
+        );
+        CREATE INDEX g_edge_dst ON g_edge(dst, verb);
+        CREATE INDEX g_edge_log ON g_edge(log_index);
+        CREATE TABLE g_finding (
+          artifact INTEGER NOT NULL REFERENCES g_node(id),
+          vulnerability INTEGER NOT NULL REFERENCES g_node(id),
+          component INTEGER NOT NULL REFERENCES g_node(id),
+          severity TEXT NOT NULL,
+          first_seen INTEGER NOT NULL,
+          resolved_at INTEGER,
+          log_index INTEGER NOT NULL,
+          PRIMARY KEY (artifact, vulnerability, component)
+        );
+        CREATE INDEX g_finding_vuln ON g_finding(vulnerability);
+        CREATE TABLE g_state (
+          key TEXT PRIMARY KEY,
+          value TEXT NOT NULL
+        );
+      `);
+    },
+  },
+];

@@ -1,0 +1,95 @@
+import { SsfError } from '../core/index.js';
+import { migrate, type Db } from '../store/index.js';
+import { graphMigrations } from './schema.js';
+import type { EdgeSpec, EvidenceFacts, NodeRef } from './project.js';
+
+/** Rows per multi-row statement: one round trip per chunk instead of per row (it matters most on PostgreSQL). */
+const CHUNK = 200;
+
+/** The two statement calls the graph writer uses, whichever driver is behind the Db. */
+interface Stmt {
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number | bigint };
+}
+
+/**
+ * Graph rows: nodes are upserted (unique by kind and key), edges inserted with their
+ * evidence. Callers run writes inside the transaction that stores the evidence.
+ */
+export class GraphStore {
+  private readonly nodeStmts = new Map<number, Stmt>();
+  private readonly edgeStmts = new Map<number, Stmt>();
+
+  constructor(readonly db: Db) {
+    migrate(db, graphMigrations);
+  }
+
+  private nodeStmt(n: number): Stmt {
+    let s = this.nodeStmts.get(n);
+    if (!s) {
+      const values = Array.from({ length: n }, () => '(?, ?, ?, ?)').join(', ');
+      // DO UPDATE (a no-op) rather than DO NOTHING, so that RETURNING gives existing rows too.
+      s = this.db.prepare<unknown[]>(`INSERT INTO g_node (kind, key, name, version) VALUES ${values}
+        ON CONFLICT (kind, key) DO UPDATE SET name = COALESCE(g_node.name, excluded.name) RETURNING id, kind, key`);
+      this.nodeStmts.set(n, s);
+    }
+    return s;
+  }
+
+  private edgeStmt(n: number): Stmt {
+    let s = this.edgeStmts.get(n);
+    if (!s) {
+      const values = Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?)').join(', ');
+      s = this.db.prepare<unknown[]>(`INSERT INTO g_edge (src, verb, dst, log_index, observed_at, props) VALUES ${values} ON CONFLICT (src, verb, dst, log_index) DO NOTHING`);
+      this.edgeStmts.set(n, s);
+    }
+    return s;
+  }
+
+  /** Node ids for refs, creating the nodes that do not exist yet. */
+  nodeIds(refs: readonly NodeRef[]): Map<string, number> {
+    const ids = new Map<string, number>();
+    const unique = new Map<string, NodeRef>();
+    for (const r of refs) unique.set(`${r.kind}\u0000${r.key}`, r);
+    const list = [...unique.values()];
+    for (let i = 0; i < list.length; i += CHUNK) {
+      const chunk = list.slice(i, i + CHUNK);
+      const rows = this.nodeStmt(chunk.length).all(...chunk.flatMap((r) => [r.kind, r.key, r.name ?? null, r.version ?? null])) as { id: number; kind: string; key: string }[];
+      for (const row of rows) ids.set(`${row.kind}\u0000${row.key}`, Number(row.id));
+    }
+    return ids;
+  }
+
+  /** Writes one statement's projection. */
+  write(edges: readonly EdgeSpec[], ev: EvidenceFacts): number {
+    if (edges.length === 0) return 0;
+    const ids = this.nodeIds(edges.flatMap((e) => [e.src, e.dst]));
+    const id = (r: NodeRef): number => {
+      const v = ids.get(`${r.kind}\u0000${r.key}`);
+      if (v === undefined) throw new SsfError('STORE_FAILED', `graph node ${r.kind} ${r.key} was not created`);
+      return v;
+    };
+    for (let i = 0; i < edges.length; i += CHUNK) {
+      const chunk = edges.slice(i, i + CHUNK);
+      this.edgeStmt(chunk.length).run(...chunk.flatMap((e) => [id(e.src), e.verb, id(e.dst), ev.logIndex, ev.integratedTime, e.props ? JSON.stringify(e.props) : null]));
+    }
+    return edges.length;
+  }
+
+  /** Marks every edge whose evidence is one of these log indices as revoked (at `at`, seconds). */
+  markRevoked(logIndices: readonly number[], at: number): number {
+    let n = 0;
+    const st = this.db.prepare('UPDATE g_edge SET revoked_at = ? WHERE log_index = ? AND revoked_at IS NULL');
+    for (const i of logIndices) n += Number(st.run(at, i).changes);
+    return n;
+  }
+
+  getState(key: string): string | undefined {
+    const r = this.db.prepare('SELECT value FROM g_state WHERE key = ?').get(key) as { value: string } | undefined;
+    return r?.value;
+  }
+
+  setState(key: string, value: string): void {
+    this.db.prepare('INSERT INTO g_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+}

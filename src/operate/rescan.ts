@@ -1,0 +1,180 @@
+import { existsSync } from 'node:fs';
+import { SsfError } from '../core/index.js';
+import { makeStatement } from '../attest/index.js';
+import type { Factory } from '../factory/index.js';
+import { GraphQueries, componentNode } from '../graph/index.js';
+import { PREDICATE, SCANNER, VulnDb, parsePurl, vulnsPredicate, type Component, type Finding, type Sbom } from '../analysis/index.js';
+
+/**
+ * The operate phase: re-matching what the factory released against the current advisory
+ * database. Incremental: only artifacts containing a package named by an advisory modified
+ * since the last rescan (or with an open finding of one) are evaluated again; each whose
+ * findings changed gets a new signed scan (in-toto vulns) by `spiffe://<td>/factory/rescan`,
+ * which the graph, `ssf query affected` and the deploy gate read as its newest state.
+ */
+
+export interface RescanReport {
+  readonly full: boolean;
+  readonly database: { readonly digest: string; readonly date: string };
+  readonly advisoriesChanged: number;
+  readonly artifactsEvaluated: number;
+  readonly statementsSigned: number;
+  readonly newFindings: readonly { readonly artifact: string; readonly vulnerability: string; readonly purl: string; readonly severity: string }[];
+  readonly resolvedFindings: readonly { readonly artifact: string; readonly vulnerability: string; readonly purl: string }[];
+  /** Deployments running an artifact with a new finding. */
+  readonly atRisk: readonly { readonly deployment: string; readonly artifact: string; readonly vulnerabilities: readonly string[] }[];
+  readonly durationMs: number;
+}
+
+const WATERMARK = 'rescan.watermark';
+
+function componentOf(purl: string): Component | undefined {
+  try {
+    const p = parsePurl(purl);
+    if (p.type !== 'npm' || !p.version) return undefined;
+    const name = p.namespace ? `${p.namespace}/${p.name}` : p.name;
+    return { ref: purl, ecosystem: 'npm', name, version: p.version, purl, hashes: [], scope: 'required', paths: [] };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a rescan; `full` re-evaluates every artifact whatever changed. */
+export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise<RescanReport> {
+  const t0 = performance.now();
+  if (!existsSync(f.layout.vulnDb)) throw new SsfError('VULNDB_MISSING', 'the factory has no advisory database; run `ssf vulndb import` first');
+  const vdb = VulnDb.open(f.layout.vulnDb);
+  try {
+    const info = vdb.info();
+    const db = f.db;
+    const last = f.graph.getState(WATERMARK);
+    const full = opts.full === true || last === undefined;
+    const changed = full ? [] : vdb.changedSince(last);
+    // Candidate artifacts: those whose SBOM names a package of a changed advisory, and those
+    // with an open finding of one (a withdrawn or narrowed advisory resolves it).
+    let candidates: number[];
+    if (full) {
+      candidates = (db.prepare("SELECT DISTINCT e.src AS id FROM g_edge e WHERE e.verb = 'contains'").all() as { id: number }[]).map((r) => Number(r.id));
+    } else {
+      const names = new Set<string>();
+      for (const a of changed) for (const p of a.packages) if (p.ecosystem === 'npm' || p.ecosystem.startsWith('npm:')) names.add(componentNode(`pkg:npm/${p.name.startsWith('@') ? `%40${p.name.slice(1)}` : p.name}@0`)?.name ?? '');
+      const ids = new Set<number>();
+      const list = [...names].filter((n) => n !== '');
+      for (let i = 0; i < list.length; i += 400) {
+        const chunk = list.slice(i, i + 400);
+        for (const r of db.prepare(`SELECT DISTINCT e.src AS id FROM g_edge e JOIN g_node c ON c.id = e.dst
+          WHERE e.verb = 'contains' AND c.kind = 'component' AND c.name IN (${chunk.map(() => '?').join(', ')})`).all(...chunk) as { id: number }[]) ids.add(Number(r.id));
+      }
+      const advIds = changed.map((a) => a.id);
+      for (let i = 0; i < advIds.length; i += 400) {
+        const chunk = advIds.slice(i, i + 400);
+        for (const r of db.prepare(`SELECT DISTINCT g.artifact AS id FROM g_finding g JOIN g_node v ON v.id = g.vulnerability
+          WHERE g.resolved_at IS NULL AND v.key IN (${chunk.map(() => '?').join(', ')})`).all(...chunk) as { id: number }[]) ids.add(Number(r.id));
+      }
+      candidates = [...ids];
+    }
+    const index = candidates.length > 0 ? vdb.load(['npm']) : undefined;
+    const q = new GraphQueries(db);
+    const artifactKey = db.prepare('SELECT key FROM g_node WHERE id = ?');
+    const contained = db.prepare("SELECT c.key FROM g_edge e JOIN g_node c ON c.id = e.dst WHERE e.src = ? AND e.verb = 'contains'");
+    const suppressions = db.prepare(`SELECT v.key AS vuln, e.props, e.log_index FROM g_edge e JOIN g_node v ON v.id = e.dst
+      WHERE e.src = ? AND e.verb = 'suppressed-by' AND e.revoked_at IS NULL ORDER BY e.log_index`);
+    const open = db.prepare(`SELECT v.key AS vuln, c.key AS purl, g.vulnerability, g.component FROM g_finding g
+      JOIN g_node v ON v.id = g.vulnerability JOIN g_node c ON c.id = g.component WHERE g.artifact = ? AND g.resolved_at IS NULL`);
+    const hasFinding = db.prepare('SELECT 1 AS x FROM g_finding WHERE artifact = ? LIMIT 1');
+    const newestScanEdges = db.prepare(`SELECT e.dst AS vulnerability, e.props, e.log_index, e.observed_at FROM g_edge e
+      WHERE e.src = ? AND e.verb = 'affected-by' AND e.log_index = (SELECT MAX(x.log_index) FROM g_edge x JOIN g_node a ON a.id = x.dst
+        WHERE x.src = ? AND x.verb = 'attested-by' AND a.name LIKE 'https://in-toto.io/attestation/vulns%')`);
+    const seedRow = db.prepare(`INSERT INTO g_finding (artifact, vulnerability, component, severity, first_seen, resolved_at, log_index)
+      VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (artifact, vulnerability, component) DO NOTHING`);
+    const seed = (artifact: number): void => {
+      db.transaction(() => {
+        for (const r of newestScanEdges.all(artifact, artifact) as { vulnerability: number; props: string | null; log_index: number; observed_at: number }[]) {
+          const p = r.props ? (JSON.parse(r.props) as { purl?: string; severity?: string }) : {};
+          const c = p.purl ? componentNode(p.purl) : undefined;
+          if (!c) continue;
+          const cid = f.graph.nodeIds([c]).get(`component\u0000${c.key}`);
+          if (cid !== undefined) seedRow.run(artifact, r.vulnerability, cid, p.severity ?? 'unknown', Number(r.observed_at), Number(r.log_index));
+        }
+      })();
+    };
+    const identity = candidates.length > 0 ? await f.issueIdentity(['factory', 'rescan']) : undefined;
+    const now = Math.floor(f.clock.now().getTime() / 1000);
+    const newFindings: RescanReport['newFindings'][number][] = [];
+    const resolvedFindings: RescanReport['resolvedFindings'][number][] = [];
+    const withNew = new Map<number, Set<string>>();
+    let signed = 0;
+    for (const id of candidates) {
+      const digest = (artifactKey.get(id) as { key: string } | undefined)?.key;
+      if (!digest || !index || !identity) continue;
+      const components = (contained.all(id) as { key: string }[]).map((r) => componentOf(r.key)).filter((c): c is Component => c !== undefined);
+      const sbom: Sbom = {
+        root: { ref: digest, name: digest, version: '' }, components, dependencies: [{ ref: digest, dependsOn: components.map((c) => c.ref) }],
+        source: { kind: 'cyclonedx', digest }, warnings: [],
+      };
+      const report = index.match(sbom);
+      // VEX already in the graph for this artifact carries over to the rescan (newest statement wins).
+      const vex = new Map<string, { status: string; justification?: string; logIndex: number }>();
+      for (const r of suppressions.all(id) as { vuln: string; props: string | null; log_index: number }[]) {
+        const p = r.props ? (JSON.parse(r.props) as { status?: string; justification?: string }) : {};
+        vex.set(r.vuln, { status: p.status ?? 'not_affected', ...(p.justification ? { justification: p.justification } : {}), logIndex: Number(r.log_index) });
+      }
+      const findings: Finding[] = report.findings.map((x) => {
+        const v = [x.id, ...x.aliases].map((k) => vex.get(k)).find((y) => y !== undefined);
+        return v ? { ...x, vex: { status: v.status as 'not_affected' | 'fixed', ...(v.justification ? { justification: v.justification } : {}), author: 'ssf rescan (from the graph)', document: `log:${v.logIndex}` } } : x;
+      });
+      // An artifact rescanned for the first time starts from its newest signed scan in the graph
+      // (the build-time one), so a finding that has gone since is reported as resolved.
+      if (!(hasFinding.get(id) as { x: number } | undefined)) seed(id);
+      const was = open.all(id) as { vuln: string; purl: string; vulnerability: number; component: number }[];
+      const key = (v: string, p: string): string => `${v}\u0000${p}`;
+      const before = new Set(was.map((w) => key(w.vuln, w.purl)));
+      const after = new Map(findings.map((x) => [key(x.id, componentNode(x.component.purl)?.key ?? x.component.purl), x]));
+      const added = [...after].filter(([k]) => !before.has(k)).map(([, x]) => x);
+      const gone = was.filter((w) => !after.has(key(w.vuln, w.purl)));
+      if (added.length === 0 && gone.length === 0) continue;
+      const predicate = vulnsPredicate({ ...report, findings }, { uri: SCANNER.uri, version: SCANNER.version });
+      const st = makeStatement([{ name: digest, digest: { sha256: digest.slice(7) } }], PREDICATE.vulns, predicate);
+      f.attest([{ statement: st, identity }], {
+        inTransaction: (results) => {
+          const logIndex = results[0]?.logIndex ?? -1;
+          const ids = f.graph.nodeIds(added.flatMap((x) => {
+            const c = componentNode(x.component.purl);
+            return c ? [{ kind: 'vulnerability' as const, key: x.id }, c] : [];
+          }));
+          const ins = db.prepare(`INSERT INTO g_finding (artifact, vulnerability, component, severity, first_seen, resolved_at, log_index) VALUES (?, ?, ?, ?, ?, NULL, ?)
+            ON CONFLICT (artifact, vulnerability, component) DO UPDATE SET resolved_at = NULL, severity = excluded.severity, log_index = excluded.log_index`);
+          for (const x of added) {
+            const c = componentNode(x.component.purl);
+            const vid = ids.get(`vulnerability\u0000${x.id}`);
+            const cid = c ? ids.get(`component\u0000${c.key}`) : undefined;
+            if (vid !== undefined && cid !== undefined) ins.run(id, vid, cid, x.severity, now, logIndex);
+          }
+          const res = db.prepare('UPDATE g_finding SET resolved_at = ?, log_index = ? WHERE artifact = ? AND vulnerability = ? AND component = ?');
+          for (const w of gone) res.run(now, logIndex, id, w.vulnerability, w.component);
+        },
+      });
+      signed++;
+      for (const x of added) {
+        if (x.vex?.status === 'not_affected' || x.vex?.status === 'fixed') continue;
+        newFindings.push({ artifact: digest, vulnerability: x.id, purl: x.component.purl, severity: x.severity });
+        const s = withNew.get(id) ?? new Set<string>();
+        s.add(x.id);
+        withNew.set(id, s);
+      }
+      for (const w of gone) resolvedFindings.push({ artifact: digest, vulnerability: w.vuln, purl: w.purl });
+    }
+    f.graph.setState(WATERMARK, info.date);
+    const atRisk: { deployment: string; artifact: string; vulnerabilities: string[] }[] = [];
+    for (const [id, vulns] of withNew) {
+      const digest = (artifactKey.get(id) as { key: string } | undefined)?.key ?? '';
+      for (const d of q.provenance(digest).deployments) atRisk.push({ deployment: d.deployment, artifact: digest, vulnerabilities: [...vulns].sort() });
+    }
+    return {
+      full, database: { digest: info.digest, date: info.date }, advisoriesChanged: full ? info.advisories : changed.length,
+      artifactsEvaluated: candidates.length, statementsSigned: signed, newFindings, resolvedFindings, atRisk, durationMs: performance.now() - t0,
+    };
+  } finally {
+    vdb.close();
+  }
+}
