@@ -222,7 +222,8 @@ export class DecisionStore {
   }
   insert(r: Omit<DecisionRow, 'id'>): void {
     this.db.prepare(`INSERT INTO policy_decision (gate, run_id, subject, resource_uri, allowed, policy_set_digest, input_digest, input, summary, log_index, decided_at)
-      VALUES (@gate, @run_id, @subject, @resource_uri, @allowed, @policy_set_digest, @input_digest, @input, @summary, @log_index, @decided_at)`).run(r);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(r.gate, r.run_id, r.subject, r.resource_uri, r.allowed, r.policy_set_digest, r.input_digest, r.input, r.summary,
+      r.log_index, r.decided_at);
   }
   forRun(runId: string): DecisionRow[] {
     return this.db.prepare('SELECT * FROM policy_decision WHERE run_id = ? ORDER BY id').all(runId) as DecisionRow[];

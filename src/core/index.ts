@@ -5,3 +5,4 @@ export * from './digest.js';
 export * from './clock.js';
 export * from './json.js';
 export * from './files.js';
+export * from './sql.js';

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { SqlStatement, SqlTransaction } from '../core/sql.js';
 import { SsfError, isSsfError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { formatCheckpointBody, openCheckpoint, parseCheckpointBody, type Checkpoint, type SignedCheckpoint } from './checkpoint.js';
@@ -59,11 +59,11 @@ export class TransparencyLog {
   private readonly signer: NoteSigner;
   private readonly verifier: NoteVerifier | undefined;
   private readonly clock: Clock;
-  private readonly stLatest: Database.Statement<[], CheckpointRow>;
-  private readonly stAt: Database.Statement<[number], CheckpointRow>;
-  private readonly stInsert: Database.Statement<[number, string, string]>;
-  private readonly appendTx: Database.Transaction<(leaves: readonly Uint8Array[]) => AppendResult>;
-  private readonly signTx: Database.Transaction<() => SignedCheckpoint>;
+  private readonly stLatest: SqlStatement<[], CheckpointRow>;
+  private readonly stAt: SqlStatement<[number], CheckpointRow>;
+  private readonly stInsert: SqlStatement<[number, string, string]>;
+  private readonly appendTx: SqlTransaction<(leaves: readonly Uint8Array[]) => AppendResult>;
+  private readonly signTx: SqlTransaction<() => SignedCheckpoint>;
 
   constructor(opts: TransparencyLogOptions) {
     const origin = opts.origin;

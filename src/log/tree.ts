@@ -1,9 +1,9 @@
-import type Database from 'better-sqlite3';
+import type { SqlDb, SqlStatement, SqlTransaction } from '../core/sql.js';
 import { SsfError } from '../core/errors.js';
 import { HASH_SIZE, emptyRoot, leafHash as hashLeaf, nodeHash, splitPoint } from './merkle.js';
 
 /**
- * A Merkle tree stored in SQLite.
+ * A Merkle tree stored in the factory database (SQLite or PostgreSQL, through the query layer).
  *
  * Every complete, aligned subtree is written once, when its last leaf arrives, as a row
  * (level, index, hash); level 0 lives in `tlog_leaves` beside the leaf data. Any RFC 6962
@@ -16,7 +16,7 @@ import { HASH_SIZE, emptyRoot, leafHash as hashLeaf, nodeHash, splitPoint } from
  * every append batch, then kept in memory while the batch is hashed.
  */
 
-export type Db = Database.Database;
+export type Db = SqlDb;
 
 const SCHEMA_VERSION = '1';
 
@@ -75,7 +75,7 @@ export interface TreeRecomputation {
 }
 
 const MAX_MISMATCHES = 1000;
-/** Rows per multi-row INSERT: crossing into SQLite once per row dominates append cost otherwise. */
+/** Rows per multi-row INSERT: crossing into the database once per row dominates append cost otherwise. */
 const INSERT_CHUNK = 32;
 
 function asBuffer(b: Uint8Array): Buffer {
@@ -100,8 +100,8 @@ function wrapStore<T>(what: string, fn: () => T): T {
 
 /** Buffers rows and writes them with one multi-row INSERT per chunk. */
 class ChunkedInsert {
-  private readonly one: Database.Statement<unknown[]>;
-  private readonly many: Database.Statement<unknown[]>;
+  private readonly one: SqlStatement<unknown[]>;
+  private readonly many: SqlStatement<unknown[]>;
   private readonly args: unknown[];
   private rows = 0;
 
@@ -134,13 +134,13 @@ class ChunkedInsert {
 
 export class MerkleTree {
   private readonly db: Db;
-  private readonly stSize: Database.Statement<[], number | null>;
-  private readonly stLeafHash: Database.Statement<[number], Buffer>;
-  private readonly stLeafData: Database.Statement<[number], Buffer>;
-  private readonly stNode: Database.Statement<[number, number], Buffer>;
+  private readonly stSize: SqlStatement<[], number | null>;
+  private readonly stLeafHash: SqlStatement<[number], Buffer>;
+  private readonly stLeafData: SqlStatement<[number], Buffer>;
+  private readonly stNode: SqlStatement<[number, number], Buffer>;
   private readonly insLeaves: ChunkedInsert;
   private readonly insNodes: ChunkedInsert;
-  private readonly appendTx: Database.Transaction<(leaves: readonly Uint8Array[]) => number[]>;
+  private readonly appendTx: SqlTransaction<(leaves: readonly Uint8Array[]) => number[]>;
   /** Runs reads in one transaction: one consistent snapshot, and no per-statement lock cost. */
   private readonly readTx: <T>(fn: () => T) => T;
 
@@ -148,7 +148,7 @@ export class MerkleTree {
     this.db = db;
     if (!db.readonly) wrapStore('cannot create transparency log tables', () => migrateLogSchema(db));
     const prep = <P extends unknown[], R>(sql: string) =>
-      wrapStore('cannot open transparency log tables', () => db.prepare<P, R>(sql).pluck() as Database.Statement<P, R>);
+      wrapStore('cannot open transparency log tables', () => db.prepare<P, R>(sql).pluck() as SqlStatement<P, R>);
     this.stSize = prep<[], number | null>('SELECT max(idx) FROM tlog_leaves');
     this.stLeafHash = prep<[number], Buffer>('SELECT hash FROM tlog_leaves WHERE idx = ?');
     this.stLeafData = prep<[number], Buffer>('SELECT data FROM tlog_leaves WHERE idx = ?');
@@ -414,8 +414,11 @@ export class MerkleTree {
         }
       }
       // Node rows that no complete subtree of the leaves accounts for.
+      // The casts keep the shift portable (PostgreSQL shifts a bigint by an integer only); the
+      // CASE keeps a forged out-of-range level from overflowing the cast.
       const extra = this.db.prepare<[number], { level: number; idx: number }>(
-        'SELECT level, idx FROM tlog_nodes WHERE level < 1 OR level > 62 OR idx < 0 OR idx >= (? >> level) ORDER BY level, idx',
+        `SELECT level, idx FROM tlog_nodes WHERE level < 1 OR level > 62 OR idx < 0
+         OR idx >= (CAST(? AS BIGINT) >> CAST(CASE WHEN level BETWEEN 1 AND 62 THEN level ELSE 0 END AS INTEGER)) ORDER BY level, idx`,
       );
       for (const r of extra.iterate(n)) report({ kind: 'node-extra', level: r.level, index: r.idx });
       return { size: n, nodesChecked, mismatches, roots };

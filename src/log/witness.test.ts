@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { isSsfError } from '../core/errors.js';
+import { openDb } from '../store/db.js';
 import { emptyRoot } from './merkle.js';
 import { MerkleTree } from './tree.js';
 import { CheckpointWitness } from './witness.js';
@@ -10,8 +10,8 @@ const O = 'ssf.example/log';
 
 /** A real tree to draw roots and proofs from, plus a fork that diverges after leaf 3. */
 function trees(): { main: MerkleTree; fork: MerkleTree } {
-  const main = new MerkleTree(new Database(':memory:'));
-  const fork = new MerkleTree(new Database(':memory:'));
+  const main = new MerkleTree(openDb(':memory:'));
+  const fork = new MerkleTree(openDb(':memory:'));
   const data = Array.from({ length: 20 }, (_, i) => Buffer.from(`e${i}`));
   main.append(data);
   fork.append(data.slice(0, 4));

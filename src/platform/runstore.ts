@@ -126,7 +126,7 @@ export class RunStore {
       this.db.prepare("UPDATE run_task SET status = 'skipped' WHERE run_id = ? AND status IN ('pending','running')").run(runId);
       this.db.prepare('UPDATE run SET status = ?, finished_at = ?, error = ?, provenance_log_index = ?, artifacts = ? WHERE id = ?')
         .run(r.status, r.finishedAt.toISOString(), r.error ?? null, r.provenanceLogIndex ?? null, JSON.stringify(r.artifacts ?? []), runId);
-      const ins = this.db.prepare('INSERT OR IGNORE INTO run_artifact (digest, run_id, name) VALUES (?, ?, ?)');
+      const ins = this.db.prepare('INSERT INTO run_artifact (digest, run_id, name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
       for (const a of r.artifacts ?? []) ins.run(a.digest, runId, a.name);
     })();
   }

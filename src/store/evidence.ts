@@ -90,9 +90,10 @@ export interface StoredEvidence {
   readonly signer: string | null;
 }
 
-const SELECT = `SELECT e.id, e.log_index AS logIndex, e.payload_sha256 AS payloadSha256, e.payload_type AS payloadType, e.payload,
-  e.signature, e.predicate_type AS predicateType, e.integrated_time AS integratedTime, e.entry_timestamp AS entryTimestamp,
-  e.checkpoint_size AS checkpointSize, c.der AS certificateDer, c.identity AS signer
+// Mixed-case aliases are quoted: PostgreSQL folds unquoted names to lower case.
+const SELECT = `SELECT e.id, e.log_index AS "logIndex", e.payload_sha256 AS "payloadSha256", e.payload_type AS "payloadType", e.payload,
+  e.signature, e.predicate_type AS "predicateType", e.integrated_time AS "integratedTime", e.entry_timestamp AS "entryTimestamp",
+  e.checkpoint_size AS "checkpointSize", c.der AS "certificateDer", c.identity AS signer
   FROM evidence e JOIN certificate c ON c.id = e.certificate_id`;
 
 /** Evidence rows: insert (inside the caller's transaction) and look up. */
@@ -105,12 +106,12 @@ export class EvidenceStore {
   private readonly byIndex;
   private readonly bySigner;
   constructor(private readonly db: Db) {
-    this.ins = db.prepare(
+    this.ins = db.prepare<unknown[], number>(
       `INSERT INTO evidence (log_index, payload_sha256, payload_type, payload, signature, certificate_id, predicate_type, integrated_time, entry_timestamp, checkpoint_size)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+    ).pluck();
     this.insSub = db.prepare('INSERT INTO evidence_subject (evidence_id, algorithm, digest, name) VALUES (?, ?, ?, ?)');
-    this.insCert = db.prepare('INSERT INTO certificate (sha256, der, identity, serial, not_before, not_after) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insCert = db.prepare<unknown[], number>('INSERT INTO certificate (sha256, der, identity, serial, not_before, not_after) VALUES (?, ?, ?, ?, ?, ?) RETURNING id').pluck();
     this.certBySha = db.prepare('SELECT id FROM certificate WHERE sha256 = ?');
     this.bySubject = db.prepare(`${SELECT} JOIN evidence_subject s ON s.evidence_id = e.id WHERE s.algorithm = ? AND s.digest = ? ORDER BY e.log_index`);
     this.byIndex = db.prepare(`${SELECT} WHERE e.log_index = ?`);
@@ -121,14 +122,13 @@ export class EvidenceStore {
   certificateId(c: CertificateRow): number {
     const hit = this.certBySha.get(c.sha256) as { id: number } | undefined;
     if (hit) return hit.id;
-    return Number(this.insCert.run(c.sha256, c.der, c.identity ?? null, c.serial, c.notBefore, c.notAfter).lastInsertRowid);
+    return this.insCert.get(c.sha256, c.der, c.identity ?? null, c.serial, c.notBefore, c.notAfter) as number;
   }
 
   /** Inserts one row; call inside a transaction together with the log append. */
   insert(row: EvidenceRow): number {
-    const r = this.ins.run(row.logIndex, row.payloadSha256, row.payloadType, row.payload, row.signature, row.certificateId, row.predicateType,
-      row.integratedTime, row.entryTimestamp, row.checkpointSize);
-    const id = Number(r.lastInsertRowid);
+    const id = this.ins.get(row.logIndex, row.payloadSha256, row.payloadType, row.payload, row.signature, row.certificateId, row.predicateType,
+      row.integratedTime, row.entryTimestamp, row.checkpointSize) as number;
     for (const s of row.subjects) this.insSub.run(id, s.algorithm, s.digest.toLowerCase(), s.name ?? null);
     return id;
   }
