@@ -6,8 +6,8 @@ import {
   assertTrustDomain, buildTrustedRoot, createIntermediateCa, createRootCa, exportPrivateKeyPem, generateP256,
   logBaseUrl, signRevocationList, type IssuingCa,
 } from '../trust/index.js';
-import { openDb } from '../store/index.js';
-import type { FactoryConfig } from './config.js';
+import { openDb, tableExists } from '../store/index.js';
+import { checkStoreUrl, type FactoryConfig } from './config.js';
 import { layoutOf, type FactoryLayout } from './layout.js';
 import { migrateFactoryDb } from './schema.js';
 
@@ -23,6 +23,11 @@ export interface InitOptions {
   /** Replace an existing factory (the old one is moved aside, never deleted). */
   readonly force?: boolean;
   readonly leafMinutes?: number;
+  /**
+   * A PostgreSQL URL (without a password) for the factory's database, recorded in factory.json;
+   * the database or schema it names must hold no factory yet. Absent: SQLite in the data directory.
+   */
+  readonly store?: string;
 }
 
 /** What init created. */
@@ -61,6 +66,10 @@ export async function initFactory(opts: InitOptions): Promise<InitResult> {
   const leafMinutes = opts.leafMinutes ?? 10;
   if (!(leafMinutes > 0 && leafMinutes <= 24 * 60)) throw new SsfError('USAGE', `leaf validity must be between 1 and 1440 minutes, got ${leafMinutes}`);
 
+  const store = opts.store === undefined ? undefined : checkStoreUrl(opts.store, '--store');
+  // A database cannot be moved aside like a directory, so --force never reuses one.
+  if (store !== undefined) assertEmptyStore(store);
+
   const tmpDir = join(dirname(opts.dir), `.${basename(opts.dir)}.init-${randomBytes(4).toString('hex')}`);
   try {
     mkdirSync(dirname(opts.dir), { recursive: true });
@@ -89,11 +98,12 @@ export async function initFactory(opts: InitOptions): Promise<InitResult> {
       rootValidFrom: new Date(root.cert.validFrom).toISOString(),
       logValidFrom: new Date(now.getTime() - 60_000).toISOString(),
       intermediates: [{ generation: 1, validFrom: new Date(inter.cert.validFrom).toISOString() }],
+      ...(store !== undefined ? { store } : {}),
     };
     writeFileAtomic(L.trustedRoot, JSON.stringify(trustedRootFor(config, root, [inter], logKeys.publicKey), null, 2) + '\n');
     const revocations = signRevocationList({ trustDomain: opts.trustDomain, version: 0, issuedAt: now.toISOString(), entries: [] }, root.keys.privateKey);
     writeFileAtomic(L.revocations, JSON.stringify(revocations, null, 2) + '\n');
-    const db = openDb(L.db);
+    const db = openDb(store ?? L.db);
     try {
       migrateFactoryDb(db);
     } finally {
@@ -118,6 +128,18 @@ export async function initFactory(opts: InitOptions): Promise<InitResult> {
   } catch (e) {
     rmSync(tmpDir, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/** Refuses a PostgreSQL store that already holds a factory's tables (another factory's log and keys would not match). */
+function assertEmptyStore(url: string): void {
+  const db = openDb(url);
+  try {
+    if (tableExists(db, 'schema_migrations') || tableExists(db, 'tlog_leaves')) {
+      throw new SsfError('FACTORY_EXISTS', 'the PostgreSQL store already holds a factory\'s tables; give --store an empty database or schema (for example with options=-csearch_path%3DNAME in the URL)');
+    }
+  } finally {
+    db.close();
   }
 }
 
