@@ -406,3 +406,52 @@ Exit status: 0 when the store is consistent; 1 with FACTORY_CORRUPT otherwise.`,
     });
   },
 };
+
+export const ingestCommand: Command = {
+  name: 'ingest',
+  summary: "take in third-party evidence (a supplier's SBOM, a package's provenance): verified, logged, in the graph",
+  usage: `Usage: ssf ingest BUNDLE --trusted-root FILE [--revocations FILE]
+                  [--certificate-identity ID] [--dir D]
+
+BUNDLE is a Sigstore bundle (v0.3) of an in-toto statement signed elsewhere: a
+supplier's signed SBOM or scan, another factory's provenance. It is verified
+offline against the trusted root you name (the signer's, not this factory's):
+signature, certificate chain, transparency-log proof and checkpoint,
+revocation. Only then is its envelope logged in this factory's log, stored,
+and projected into the graph, each edge marked third-party with the
+identity that signed it. An unverifiable bundle changes nothing.
+
+Options:
+  --trusted-root FILE          the signer's trusted_root.json
+  --revocations FILE           its signed revocation list (default: beside the
+                               trusted root; a warning when there is none)
+  --certificate-identity ID    require this signer identity (SPIFFE ID, URI)
+  --dir D                      factory data directory
+  -h, --help                   show this help`,
+  options: { 'trusted-root': { type: 'string' }, revocations: { type: 'string' }, 'certificate-identity': { type: 'string' }, dir: { type: 'string' } },
+  positionals: { min: 1, max: 1 },
+  async run(a, io) {
+    const file = a.positionals[0] as string;
+    if (!existsSync(file)) throw new SsfError('FILE_NOT_FOUND', `bundle ${file} does not exist`);
+    need(a, 'trusted-root', 'ingest');
+    const { readTextFile, sha256File: hashFile } = await import('../core/index.js');
+    const { trustFromArgs } = await import('./trust-args.js');
+    const { BundleVerifier } = await import('../verify/index.js');
+    const { trust, revocations, trustPath } = trustFromArgs(a, io);
+    let bundle: unknown;
+    try {
+      bundle = JSON.parse(readTextFile(file, 'bundle', 64 * 1024 * 1024));
+    } catch (e) {
+      if (e instanceof SsfError) throw e;
+      throw new SsfError('BUNDLE_MALFORMED', `${file} is not JSON`);
+    }
+    const verifier = new BundleVerifier(trust, { revocations });
+    const want = str(a, 'certificate-identity');
+    if (want !== undefined) verifier.verify(bundle, { identity: want });
+    return withFactory(a, io, async (f) => {
+      const r = f.ingest(bundle, verifier, { file, trustedRootSha256: `sha256:${hashFile(trustPath)}` });
+      io.out(`ingested ${r.predicateType} about ${r.subjects} subject${r.subjects === 1 ? '' : 's'}, signed by ${r.signer} (verified with ${trustPath}); logged at #${r.logIndex}`);
+      return 0;
+    });
+  },
+};

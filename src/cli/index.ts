@@ -42,6 +42,7 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
   entry('deployments record', 'record (as signed evidence) that a digest runs in a cluster, namespace and workload', async () => (await import('./cmd-graph.js')).deploymentsRecordCommand),
   entry('rescan', 'match every released SBOM against the current advisory database; record new and resolved findings', async () => (await import('./cmd-graph.js')).rescanCommand),
   entry('fsck', 'check the store: recompute the log, every evidence row against its entry, every graph edge against its evidence', async () => (await import('./cmd-graph.js')).fsckCommand),
+  entry('ingest', "take in third-party evidence (a supplier's SBOM, a package's provenance): verified, logged, in the graph", async () => (await import('./cmd-graph.js')).ingestCommand),
   entry('graph rebuild', 'derive the knowledge graph again from every stored piece of evidence', async () => (await import('./cmd-graph.js')).graphRebuildCommand),
   entry('attest', 'sign an in-toto statement about files with a short-lived identity, log it, write a bundle', async () => (await import('./cmd-attest.js')).attestCommand),
   entry('verify-bundle', 'verify a Sigstore bundle offline against a trusted root (sigstore-conformance CLI protocol)', async () => (await import('./cmd-verify-bundle.js')).verifyBundleCommand),

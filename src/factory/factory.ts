@@ -4,7 +4,7 @@ import {
   SsfError, readTextFile, sha256Hex, systemClock, writeFileAtomic, type Clock,
 } from '../core/index.js';
 import {
-  BUNDLE_V03_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE, KeyObjectSigner, bundleToJson, dsseEntryBody, parseStatement, setPayload,
+  BUNDLE_V03_MEDIA_TYPE, INTOTO_PAYLOAD_TYPE, KeyObjectSigner, bundleToJson, dsseEntryBody, parseBundle, parseStatement, setPayload,
   signEnvelope, type Bundle, type Statement,
 } from '../attest/index.js';
 import { TransparencyLog, ecdsaNoteSigner, ecdsaNoteVerifier } from '../log/index.js';
@@ -16,7 +16,7 @@ import {
 } from '../trust/index.js';
 import { BundleVerifier, noteNameForLog } from '../verify/index.js';
 import { issueServingCert } from '../trust/index.js';
-import { readConfig, storeLocation, type FactoryConfig } from './config.js';
+import { readConfig, type FactoryConfig } from './config.js';
 import { trustedRootFor } from './init.js';
 import { layoutOf, type FactoryLayout } from './layout.js';
 import { migrateFactoryDb } from './schema.js';
@@ -64,16 +64,13 @@ export class Factory {
   /** The knowledge graph, written with the evidence it comes from. */
   readonly graph: GraphStore;
 
-  /**
-   * Opens the factory in `dir`; FACTORY_MISSING when there is none. Its database is the one
-   * factory.json names, unless `env.SSF_STORE` (default: this process's) points elsewhere.
-   */
-  static open(dir: string, opts: { clock?: Clock; env?: NodeJS.ProcessEnv } = {}): Factory {
+  /** Opens the factory in `dir`; FACTORY_MISSING when there is none. */
+  static open(dir: string, opts: { clock?: Clock } = {}): Factory {
     const L = layoutOf(dir);
     const config = readConfig(L.config);
     const ca = loadActiveCa(L, config);
     const logKey = importPrivateKeyPem(readTextFile(L.logKey, 'log key'), undefined, 'log key');
-    const db = openDb(storeLocation(L, config, opts.env));
+    const db = openDb(L.db);
     try {
       migrateFactoryDb(db);
       const name = noteNameForLog(logBaseUrl(config.trustDomain));
@@ -193,6 +190,56 @@ export class Factory {
     } catch (e) {
       if (e instanceof SsfError) throw e;
       throw new SsfError('STORE_FAILED', `cannot log and store evidence: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Takes in evidence signed elsewhere (a supplier's SBOM, a package's provenance): the bundle
+   * is verified with `verifier` (built from the trusted root the caller names), then its DSSE
+   * envelope and signer certificate are logged in this factory's log and stored, and its graph
+   * edges written, in one transaction, marked as third-party with the identity that signed it.
+   * Nothing unverified is ever stored.
+   */
+  ingest(bundleJson: unknown, verifier: BundleVerifier, source: { file: string; trustedRootSha256: string }): { logIndex: number; signer: string; predicateType: string; subjects: number } {
+    const v = verifier.verify(bundleJson);
+    const b = parseBundle(bundleJson);
+    if (!b.certificateDer) throw new SsfError('BUNDLE_MALFORMED', `${source.file}: only certificate-based bundles can be ingested (the signer's identity comes from its certificate)`);
+    const sig = b.envelope.signatures[0];
+    if (!sig || b.envelope.signatures.length !== 1) throw new SsfError('DSSE_INVALID', `${source.file}: the envelope must carry exactly one signature`);
+    const payload = Buffer.from(b.envelope.payload, 'base64');
+    const cert = new X509Certificate(b.certificateDer);
+    const signer = v.signer.identity ?? `keyid:${v.signer.keyId}`;
+    const certPem = cert.toString();
+    // The store keeps payload, type and signature; a keyid hint (which the signature does not
+    // cover) is dropped, so the logged envelope is the one the store can rebuild.
+    const body = dsseEntryBody({ payload: b.envelope.payload, payloadType: b.envelope.payloadType, signatures: [{ sig: sig.sig }] }, payload, certPem);
+    const now = this.clock.now().getTime();
+    const integratedTime = Math.floor(now / 1000);
+    const statement = v.statement;
+    const run = this.db.transaction(() => {
+      const { indices, checkpoint } = this.log.appendBatch([body]);
+      const logIndex = indices[0] as number;
+      const der = b.certificateDer as Buffer;
+      const certificateId = this.evidence.certificateId({
+        sha256: sha256Hex(der), der, identity: signer, serial: cert.serialNumber.toLowerCase(),
+        notBefore: Math.floor(Date.parse(cert.validFrom) / 1000), notAfter: Math.floor(Date.parse(cert.validTo) / 1000),
+      });
+      const entryTimestamp = cryptoSign('sha256', setPayload({ canonicalizedBody: body, integratedTime, logIndex, logIdHex: this.logIdHex }), this.logKey);
+      this.db.prepare('INSERT INTO g_ingested (log_index, source, trusted_root, verified_at) VALUES (?, ?, ?, ?)').run(logIndex, source.file, source.trustedRootSha256, integratedTime);
+      this.graph.write(projectStatement(statement, { logIndex, signer, integratedTime, thirdParty: true }), { logIndex, signer, integratedTime });
+      this.evidence.insert({
+        logIndex, payloadSha256: sha256Hex(payload), payloadType: b.envelope.payloadType, payload, signature: Buffer.from(sig.sig, 'base64'),
+        certificateId, predicateType: statement.predicateType, integratedTime, entryTimestamp, checkpointSize: checkpoint.size,
+        subjects: statement.subject.flatMap((sub) => Object.entries(sub.digest ?? {}).map(([algorithm, digest]) => (sub.name === undefined ? { algorithm, digest } : { algorithm, digest, name: sub.name }))),
+      });
+      return logIndex;
+    });
+    try {
+      const logIndex = run.immediate();
+      return { logIndex, signer, predicateType: statement.predicateType, subjects: statement.subject.length };
+    } catch (e) {
+      if (e instanceof SsfError) throw e;
+      throw new SsfError('STORE_FAILED', `cannot log and store ingested evidence: ${(e as Error).message}`, { cause: e });
     }
   }
 

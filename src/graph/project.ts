@@ -34,6 +34,8 @@ export interface EvidenceFacts {
   readonly logIndex: number;
   readonly signer: string;
   readonly integratedTime: number;
+  /** Signed outside this factory and verified on ingest: the signed-by edge says so. */
+  readonly thirdParty?: boolean;
 }
 
 /** Predicate type of a deployment record (`ssf deployments record`, the admission webhook). */
@@ -90,7 +92,7 @@ export function projectStatement(st: Statement, ev: EvidenceFacts): EdgeSpec[] {
   const kind = attestationKind(st.predicateType);
   const att: NodeRef = { kind: 'attestation', key: `log:${ev.logIndex}`, name: st.predicateType };
   const signer = identityNode(ev.signer);
-  edges.push({ src: att, verb: 'signed-by', dst: signer });
+  edges.push({ src: att, verb: 'signed-by', dst: signer, ...(ev.thirdParty ? { props: { thirdParty: true } } : {}) });
   const p = st.predicate;
   if (kind === 'task') {
     // A task's statement is about workspaces, not artifacts: it places the task in its run.

@@ -9,17 +9,19 @@ export interface EvidenceRowFacts {
   readonly payload: Buffer;
   readonly signer: string | null;
   readonly integratedTime: number;
+  readonly thirdParty?: boolean;
 }
 
 /** Every evidence row in log order, read in pages (a large store does not load at once). */
 export function* evidenceRows(db: Db, page = 2000): Generator<EvidenceRowFacts> {
   let after = -1;
-  const st = db.prepare(`SELECT e.log_index AS logIndex, e.payload, c.identity AS signer, e.integrated_time AS integratedTime
-    FROM evidence e JOIN certificate c ON c.id = e.certificate_id WHERE e.log_index > ? ORDER BY e.log_index LIMIT ?`);
+  const st = db.prepare(`SELECT e.log_index AS logIndex, e.payload, c.identity AS signer, e.integrated_time AS integratedTime, i.log_index AS ingested
+    FROM evidence e JOIN certificate c ON c.id = e.certificate_id LEFT JOIN g_ingested i ON i.log_index = e.log_index
+    WHERE e.log_index > ? ORDER BY e.log_index LIMIT ?`);
   for (;;) {
-    const rows = st.all(after, page) as EvidenceRowFacts[];
+    const rows = st.all(after, page) as (EvidenceRowFacts & { ingested: number | null })[];
     if (rows.length === 0) return;
-    for (const r of rows) yield { ...r, logIndex: Number(r.logIndex), integratedTime: Number(r.integratedTime) };
+    for (const { ingested, ...r } of rows) yield { ...r, logIndex: Number(r.logIndex), integratedTime: Number(r.integratedTime), ...(ingested !== null ? { thirdParty: true } : {}) };
     after = Number(rows[rows.length - 1]?.logIndex);
   }
 }
@@ -27,7 +29,7 @@ export function* evidenceRows(db: Db, page = 2000): Generator<EvidenceRowFacts> 
 /** The projection of a stored row; a payload that no longer parses projects to nothing (fsck reports it). */
 export function projectRow(r: EvidenceRowFacts): EdgeSpec[] | undefined {
   try {
-    return projectStatement(parseStatementPayload(r.payload), { logIndex: r.logIndex, signer: r.signer ?? '', integratedTime: r.integratedTime });
+    return projectStatement(parseStatementPayload(r.payload), { logIndex: r.logIndex, signer: r.signer ?? '', integratedTime: r.integratedTime, ...(r.thirdParty ? { thirdParty: true } : {}) });
   } catch {
     return undefined;
   }

@@ -51,4 +51,19 @@ export const graphMigrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    id: '0302_graph_ingested',
+    up(db) {
+      // Evidence signed outside this factory (a supplier's SBOM, a package's provenance),
+      // verified on \`ssf ingest\` against the trusted root given then, and logged here.
+      db.exec(`
+        CREATE TABLE g_ingested (
+          log_index INTEGER PRIMARY KEY,
+          source TEXT NOT NULL,
+          trusted_root TEXT NOT NULL,
+          verified_at INTEGER NOT NULL
+        );
+      `);
+    },
+  },
 ];
