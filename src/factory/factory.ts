@@ -16,7 +16,7 @@ import {
 } from '../trust/index.js';
 import { BundleVerifier, noteNameForLog } from '../verify/index.js';
 import { issueServingCert } from '../trust/index.js';
-import { readConfig, type FactoryConfig } from './config.js';
+import { readConfig, storeLocation, type FactoryConfig } from './config.js';
 import { trustedRootFor } from './init.js';
 import { layoutOf, type FactoryLayout } from './layout.js';
 import { migrateFactoryDb } from './schema.js';
@@ -64,13 +64,16 @@ export class Factory {
   /** The knowledge graph, written with the evidence it comes from. */
   readonly graph: GraphStore;
 
-  /** Opens the factory in `dir`; FACTORY_MISSING when there is none. */
-  static open(dir: string, opts: { clock?: Clock } = {}): Factory {
+  /**
+   * Opens the factory in `dir`; FACTORY_MISSING when there is none. Its database is the one
+   * factory.json names, unless `env.SSF_STORE` (default: this process's) points elsewhere.
+   */
+  static open(dir: string, opts: { clock?: Clock; env?: NodeJS.ProcessEnv } = {}): Factory {
     const L = layoutOf(dir);
     const config = readConfig(L.config);
     const ca = loadActiveCa(L, config);
     const logKey = importPrivateKeyPem(readTextFile(L.logKey, 'log key'), undefined, 'log key');
-    const db = openDb(L.db);
+    const db = openDb(storeLocation(L, config, opts.env));
     try {
       migrateFactoryDb(db);
       const name = noteNameForLog(logBaseUrl(config.trustDomain));
