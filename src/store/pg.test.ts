@@ -22,6 +22,14 @@ describe('SQL translation (no server needed)', () => {
     assert.deepEqual(translatePlaceholders("SELECT 'unterminated ?"), { text: "SELECT 'unterminated ?", params: 0 });
   });
 
+  test('mixed-case words are quoted so PostgreSQL keeps their case; keywords, snake_case and functions are not', () => {
+    assert.equal(
+      translatePlaceholders(`SELECT e.log_index AS logIndex, Count(*) AS n, "keptAs" FROM evidence e WHERE e.payloadType = ? ORDER BY logIndex`).text,
+      `SELECT e.log_index AS "logIndex", Count(*) AS n, "keptAs" FROM evidence e WHERE e."payloadType" = $1 ORDER BY "logIndex"`,
+    );
+    assert.equal(translateDdl('CREATE TABLE t (camelCol INTEGER, snake_col TEXT)'), 'CREATE TABLE t ("camelCol" BIGINT, snake_col TEXT)');
+  });
+
   test('SQLite-only statement forms are refused with the portable spelling', () => {
     throwsCode(() => translatePlaceholders('INSERT OR IGNORE INTO t (a) VALUES (?)'), 'STORE_FAILED');
     throwsCode(() => translatePlaceholders('insert or replace into t (a) values (?)'), 'STORE_FAILED');
@@ -85,6 +93,8 @@ for (const backend of testBackends()) describe(`query layer on ${backend.name}`,
     // Aggregates and comparisons come back as numbers, truth as 1 and 0.
     assert.deepEqual(db.prepare('SELECT count(*) AS n, max(id) AS m, sum(n) AS s, 1 = 1 AS yes, 1 = 2 AS no FROM t WHERE id < 3').get(), { n: 2, m: 2, s: 0, yes: 1, no: 0 });
     assert.deepEqual(db.prepare(`SELECT ? AS "mixedCase", '?' AS q`).get('x'), { mixedCase: 'x', q: '?' });
+    // An unquoted mixed-case alias keeps its case on both, and ORDER BY finds it.
+    assert.deepEqual(db.prepare('SELECT id AS rowId, k AS theKey FROM t WHERE id < 3 ORDER BY rowId DESC').all(), [{ rowId: 2, theKey: 'neg' }, { rowId: 1, theKey: 'max' }]);
   });
 
   test('booleans and named parameters do not bind, on either backend', () => {
