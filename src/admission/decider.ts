@@ -41,4 +41,10 @@ export interface DeployDecider {
   /** Digest of the deploy policy set the decisions depend on; part of the cache key. */
   policyDigest(): string;
   decide(image: ImageRef & { digest: string }, ctx: AdmissionContext): Promise<ImageDecision>;
+  /**
+   * Told after a real (not dryRun) CREATE or UPDATE was admitted, with every image of it, so
+   * that what runs where is recorded; cached decisions included. Its failure never changes
+   * the answer already given.
+   */
+  admitted?(images: readonly (ImageRef & { digest: string })[], ctx: Omit<AdmissionContext, 'container'>): Promise<void>;
 }

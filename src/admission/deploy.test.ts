@@ -126,6 +126,10 @@ test('an image this factory built and published is admitted; the decision is a s
   const v = f.verifier().verify(f.bundleOf(f.evidence.getByLogIndex(rows.at(-1)?.log_index ?? -1)), { identity: `spiffe://${TD}/factory/policy`, artifact: { algorithm: 'sha256', hex: imageDigest.slice(7) } });
   assert.equal((v.statement.predicate as { verificationResult: string }).verificationResult, 'PASSED');
   // the input saw the verified provenance and the publish gate's VSA
+  // What runs where: the admitted Deployment is recorded as signed evidence, so the graph knows it.
+  await webhook.settled();
+  const { GraphQueries } = await import('../graph/index.js');
+  assert.deepEqual(new GraphQueries(f.db).provenance(imageDigest).deployments.map((d) => d.deployment), ['kubernetes/prod/Deployment/d']);
   const input = JSON.parse(rows.at(-1)?.input ?? '{}') as { provenance: { runId: string } | null; evidence: { attestations: { kind: string; gate?: string; result?: string }[] } };
   assert.ok(input.provenance?.runId);
   assert.ok(input.evidence.attestations.some((a) => a.kind === 'vsa' && a.gate === 'publish' && a.result === 'PASSED'));

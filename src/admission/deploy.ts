@@ -8,6 +8,7 @@ import {
 } from '../policy/index.js';
 import type { AdmissionContext, DeployDecider, ImageDecision, ImageRef } from './decider.js';
 import { DecisionStore, loadFactoryPolicies, recordDecision } from './gates.js';
+import { recordDeployment } from './deployments.js';
 
 /**
  * Gate D: everything the factory knows about a digest (its store and the OCI referrers in its
@@ -142,7 +143,7 @@ export async function decideDeploy(f: Factory, policies: readonly LoadedPolicy[]
 }
 
 /** The DeployDecider the webhook uses: the factory's deploy policies (plus any given), its store and repository. */
-export async function createDeployDecider(f: Factory, opts: { policies: readonly string[]; clock?: Clock }): Promise<DeployDecider> {
+export async function createDeployDecider(f: Factory, opts: { policies: readonly string[]; clock?: Clock; cluster?: string }): Promise<DeployDecider> {
   const policies = loadFactoryPolicies(f, opts.policies).filter((p) => p.doc.spec.gate === 'deploy');
   if (policies.length === 0) throw new SsfError('POLICY_INVALID', 'no deploy policy is configured; add one with `ssf policy add` (the default is builtin:deploy-verified)');
   const policyDigest = policySetDigest(policies);
@@ -163,6 +164,7 @@ export async function createDeployDecider(f: Factory, opts: { policies: readonly
     if (seen?.key !== key) seen = { key, version: f.revocationList().version };
     return seen.version;
   };
+  const recorded = new Set<string>();
   // One verifier (with its certificate and checkpoint caches) while the revocation list is unchanged.
   let shared: { version: number; verifier: BundleVerifier } | undefined;
   const verifierNow = (): BundleVerifier => {
@@ -174,6 +176,18 @@ export async function createDeployDecider(f: Factory, opts: { policies: readonly
     // The revocation list's version is part of the key: revoking an identity invalidates
     // every cached decision at once.
     policyDigest: () => `${policyDigest}+revocations@${revocationVersion()}`,
+    // What runs where, as signed deployment records (once per workload and digest per process).
+    async admitted(images, ctx): Promise<void> {
+      const cluster = opts.cluster ?? 'kubernetes';
+      if (!/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(ctx.name) || ctx.namespace === '') return;
+      for (const image of images) {
+        const key = `${cluster}/${ctx.namespace}/${ctx.kind}/${ctx.name}@${image.digest}`;
+        if (recorded.has(key)) continue;
+        if (recorded.size >= 100_000) recorded.clear();
+        recorded.add(key);
+        await recordDeployment(f, { cluster, namespace: ctx.namespace, kind: ctx.kind, name: ctx.name, digest: image.digest, image: image.ref }, { by: 'admission' });
+      }
+    },
     async decide(image: ImageRef & { digest: string }, ctx: AdmissionContext): Promise<ImageDecision> {
       const out = await decideDeploy(f, policies, image.digest, { ref: image.ref, dryRun: ctx.dryRun, verifier: verifierNow(), ...(repository ? { repository } : {}) });
       const d = out.decision;

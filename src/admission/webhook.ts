@@ -231,6 +231,13 @@ export class AdmissionWebhook {
       if (o.ok && first) for (const w of o.decision.warnings ?? []) warnings.push(`${first.path}: ${w}`);
     });
     if (denials.length > 0) return deny();
+    if (!req.dryRun && (req.operation === 'CREATE' || req.operation === 'UPDATE') && this.decider.admitted) {
+      const images = groups.map(([digest, cs]) => ({ ref: cs[0]?.ref ?? digest, digest }));
+      const ctx = { uid: req.uid, kind: req.kind.kind, namespace: req.namespace, name: objectName(req), operation: req.operation, dryRun: false };
+      const p = this.decider.admitted(images, ctx).catch((e: unknown) => this.log(`recording the deployment of uid=${req.uid} failed: ${errorLine(e)}`));
+      this.recording.add(p);
+      void p.finally(() => this.recording.delete(p));
+    }
     return admissionResponse(req.uid, {
       allowed: true,
       warnings,
@@ -258,6 +265,13 @@ export class AdmissionWebhook {
       p.then((d) => this.cache.set(key, d), () => undefined).finally(() => this.inflight.delete(key));
     }
     return p;
+  }
+
+  private readonly recording = new Set<Promise<void>>();
+
+  /** Resolves when every deployment record started so far is written (for tests and shutdown). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.recording]);
   }
 
   /** The HTTP handler (POST /validate, GET /healthz), usable with any node:http(s) server. */

@@ -91,14 +91,17 @@ export const admissionServeCommand: Command = {
   summary: 'serve the Kubernetes admission webhook: every container image must pass the deploy gate',
   usage: `Usage: ssf admission serve [--dir D] [--port N] [--host ADDR] [--policy FILE]...
                            [--dns NAME]... [--tls-cert FILE --tls-key FILE]
-                           [--cache-ttl SECONDS]
+                           [--cache-ttl SECONDS] [--cluster NAME]
 
 Serves the AdmissionReview v1 protocol over HTTPS at POST /validate (and
 GET /healthz). Every container, init container and ephemeral container image
 of a Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob or
 ReplicationController must be pinned by a sha256 digest and be allowed by the
 factory's deploy gate; anything else, including a gate error or a timeout, is
-a denial. See docs/admission.md.
+a denial. See docs/admission.md. Each admitted CREATE or UPDATE of a named
+workload is recorded as a signed deployment statement (cluster, namespace,
+kind, name, digest), so \`ssf query blast-radius\` and \`ssf query affected\`
+reach what runs where.
 
 Options:
   --dir D               factory data directory
@@ -112,6 +115,8 @@ Options:
                         the file changes (a mounted Secret)
   --tls-key FILE        its private key (PEM)
   --cache-ttl SECONDS   how long a decision is reused (default: 60; 0: never)
+  --cluster NAME        the cluster name deployment records carry (default:
+                        kubernetes)
   -h, --help            show this help
 
 Prints one line with the URL, then serves until SIGINT or SIGTERM.`,
@@ -124,6 +129,7 @@ Prints one line with the URL, then serves until SIGINT or SIGTERM.`,
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'cache-ttl': { type: 'string' },
+    cluster: { type: 'string' },
   },
   async run(a, io) {
     const listenPort = port(a);
@@ -137,7 +143,8 @@ Prints one line with the URL, then serves until SIGINT or SIGTERM.`,
     try {
       // Loaded here, not at the top: the deploy gate pulls in the policy engine.
       const { createDeployDecider } = await import('../admission/index.js');
-      const decider = await createDeployDecider(f, { policies });
+      const cluster = str(a, 'cluster');
+      const decider = await createDeployDecider(f, { policies, ...(cluster ? { cluster } : {}) });
       const tls = await servingTls(a, f);
       const webhook = new AdmissionWebhook(decider, { ...(ttl !== undefined ? { cacheTtlMs: ttl * 1000 } : {}), log: (l) => io.err(`ssf admission: ${l}`) });
       const s = await webhook.listen({ port: listenPort, host, certPem: tls.certPem, keyPem: tls.keyPem });
