@@ -3,13 +3,14 @@
  * analysis and attest code, signed into a real factory (the graph is written in the same
  * transaction as each statement), then queried; rescans against a real OSV database.
  */
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/index.js';
+import { testBackends } from '../store/testing.js';
 import { Factory, initFactory } from '../factory/index.js';
 import { SLSA_PROVENANCE_V1, makeProvenance, makeStatement } from '../attest/index.js';
 import { PREDICATE, SCANNER, VulnDb, readLockfile, toCycloneDx, vulnsPredicate, type Sbom } from '../analysis/index.js';
@@ -41,150 +42,152 @@ async function sign(statement: ReturnType<typeof makeStatement>, path: string[])
   return r?.logIndex ?? -1;
 }
 
-before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'ssf-graph-'));
-  await initFactory({ dir: join(tmp, '.ssf'), trustDomain: TD, clock: systemClock, passphrase: PASS });
-  f = Factory.open(join(tmp, '.ssf'));
-  q = new GraphQueries(f.db);
-  sbomA = readLockfile(join(root, 'src/analysis/lockfile/testdata/npm-small/package-lock-v3.json'));
-  // B: the same project with chalk upgraded and ms (top level) removed.
-  sbomB = { ...sbomA, components: sbomA.components.filter((c) => c.purl !== 'pkg:npm/ms@2.1.3').map((c) => (c.name === 'chalk' ? { ...c, version: '4.1.2', purl: 'pkg:npm/chalk@4.1.2', ref: 'pkg:npm/chalk@4.1.2' } : c)) };
-  sbomB = { ...sbomB, dependencies: sbomB.dependencies.map((d) => ({ ref: d.ref === 'pkg:npm/chalk@2.4.2' ? 'pkg:npm/chalk@4.1.2' : d.ref, dependsOn: d.dependsOn.filter((x) => x !== 'pkg:npm/ms@2.1.3').map((x) => (x === 'pkg:npm/chalk@2.4.2' ? 'pkg:npm/chalk@4.1.2' : x)) })).filter((d) => d.ref !== 'pkg:npm/ms@2.1.3') };
-  const run = '20261202-000000-abcdef';
-  const sbomTask = ['run', run, 'task', 'sbom', 'node', 'n1'];
-  await sign(makeStatement([{ name: 'a.tgz', digest: { sha256: A.slice(7) } }], PREDICATE.cyclonedx, toCycloneDx(sbomA)), sbomTask);
-  await sign(makeStatement([{ name: 'b.tgz', digest: { sha256: B.slice(7) } }], PREDICATE.cyclonedx, toCycloneDx(sbomB)), ['run', '20261202-000001-bbbbbb', 'task', 'sbom', 'node', 'n1']);
-  await sign(makeStatement([{ name: 'workspace/out', digest: { sha256: 'cd'.repeat(32) } }], 'https://in-toto.io/attestation/link/v0.3', { name: 'sbom', command: [], materials: [], byproducts: {}, environment: {} }), sbomTask);
-  const prov = makeProvenance({
-    buildType: 'https://ssf.invalid/buildtypes/pipeline/v1',
-    externalParameters: { pipeline: { name: 'small', uri: 'file:///p.yaml', digest: { sha256: 'ef'.repeat(32) } } },
-    resolvedDependencies: [
-      { name: 'source', uri: 'git+file:///src/small', digest: { sha256: '12'.repeat(32), gitCommit: '3'.repeat(40) } },
-      { name: 'node_modules/ms', uri: 'pkg:npm/ms@2.1.3', digest: { sha512: 'ab'.repeat(64) } },
-    ],
-    builderId: `spiffe://${TD}/factory/builder`, invocationId: run,
+for (const backend of testBackends()) describe(backend.name, { skip: backend.skip }, () => {
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), 'ssf-graph-'));
+    await initFactory({ dir: join(tmp, '.ssf'), trustDomain: TD, clock: systemClock, passphrase: PASS, ...(backend.name === 'postgres' ? { store: backend.location() } : {}) });
+    f = Factory.open(join(tmp, '.ssf'));
+    q = new GraphQueries(f.db);
+    sbomA = readLockfile(join(root, 'src/analysis/lockfile/testdata/npm-small/package-lock-v3.json'));
+    // B: the same project with chalk upgraded and ms (top level) removed.
+    sbomB = { ...sbomA, components: sbomA.components.filter((c) => c.purl !== 'pkg:npm/ms@2.1.3').map((c) => (c.name === 'chalk' ? { ...c, version: '4.1.2', purl: 'pkg:npm/chalk@4.1.2', ref: 'pkg:npm/chalk@4.1.2' } : c)) };
+    sbomB = { ...sbomB, dependencies: sbomB.dependencies.map((d) => ({ ref: d.ref === 'pkg:npm/chalk@2.4.2' ? 'pkg:npm/chalk@4.1.2' : d.ref, dependsOn: d.dependsOn.filter((x) => x !== 'pkg:npm/ms@2.1.3').map((x) => (x === 'pkg:npm/chalk@2.4.2' ? 'pkg:npm/chalk@4.1.2' : x)) })).filter((d) => d.ref !== 'pkg:npm/ms@2.1.3') };
+    const run = '20261202-000000-abcdef';
+    const sbomTask = ['run', run, 'task', 'sbom', 'node', 'n1'];
+    await sign(makeStatement([{ name: 'a.tgz', digest: { sha256: A.slice(7) } }], PREDICATE.cyclonedx, toCycloneDx(sbomA)), sbomTask);
+    await sign(makeStatement([{ name: 'b.tgz', digest: { sha256: B.slice(7) } }], PREDICATE.cyclonedx, toCycloneDx(sbomB)), ['run', '20261202-000001-bbbbbb', 'task', 'sbom', 'node', 'n1']);
+    await sign(makeStatement([{ name: 'workspace/out', digest: { sha256: 'cd'.repeat(32) } }], 'https://in-toto.io/attestation/link/v0.3', { name: 'sbom', command: [], materials: [], byproducts: {}, environment: {} }), sbomTask);
+    const prov = makeProvenance({
+      buildType: 'https://ssf.invalid/buildtypes/pipeline/v1',
+      externalParameters: { pipeline: { name: 'small', uri: 'file:///p.yaml', digest: { sha256: 'ef'.repeat(32) } } },
+      resolvedDependencies: [
+        { name: 'source', uri: 'git+file:///src/small', digest: { sha256: '12'.repeat(32), gitCommit: '3'.repeat(40) } },
+        { name: 'node_modules/ms', uri: 'pkg:npm/ms@2.1.3', digest: { sha512: 'ab'.repeat(64) } },
+      ],
+      builderId: `spiffe://${TD}/factory/builder`, invocationId: run,
+    });
+    provenanceLog = await sign(makeStatement([{ name: 'a.tgz', digest: { sha256: A.slice(7) } }], SLSA_PROVENANCE_V1, prov), ['factory', 'builder']);
+    await recordDeployment(f, { cluster: 'prod-eu', namespace: 'shop', kind: 'Deployment', name: 'small', digest: A, image: `registry.example/small@${A}` });
+    await recordDeployment(f, { cluster: 'prod-eu', namespace: 'shop', kind: 'Deployment', name: 'small-next', digest: B });
   });
-  provenanceLog = await sign(makeStatement([{ name: 'a.tgz', digest: { sha256: A.slice(7) } }], SLSA_PROVENANCE_V1, prov), ['factory', 'builder']);
-  await recordDeployment(f, { cluster: 'prod-eu', namespace: 'shop', kind: 'Deployment', name: 'small', digest: A, image: `registry.example/small@${A}` });
-  await recordDeployment(f, { cluster: 'prod-eu', namespace: 'shop', kind: 'Deployment', name: 'small-next', digest: B });
-});
 
-after(() => {
-  f.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
+  after(() => {
+    f.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
 
-test('provenance of a digest: run, pipeline, tasks and their identities, source, materials, deployments; each with its log index', () => {
-  const t = q.provenance(A);
-  assert.equal(t.runs.length, 1);
-  assert.equal(t.runs[0]?.id, '20261202-000000-abcdef');
-  assert.equal(t.runs[0]?.pipeline?.name, 'small');
-  assert.equal(t.runs[0]?.evidence.logIndex, provenanceLog);
-  assert.deepEqual(t.runs[0]?.tasks.map((x) => [x.name, x.identity]), [['sbom', `spiffe://${TD}/run/20261202-000000-abcdef/task/sbom/node/n1`]]);
-  assert.deepEqual(t.sources.map((s) => s.uri), [`git+file:///src/small@${'3'.repeat(40)}`]);
-  assert.deepEqual(t.materials.map((m) => m.purl), ['pkg:npm/ms@2.1.3']);
-  assert.deepEqual(t.deployments.map((d) => d.deployment), ['prod-eu/shop/Deployment/small']);
-  assert.ok(t.attestations.some((x) => x.predicateType === PREDICATE.cyclonedx && x.signer?.includes('/task/sbom/')));
-  assert.throws(() => q.provenance(`sha256:${'0'.repeat(64)}`), { code: 'ARTIFACT_NOT_FOUND' });
-});
+  test('provenance of a digest: run, pipeline, tasks and their identities, source, materials, deployments; each with its log index', () => {
+    const t = q.provenance(A);
+    assert.equal(t.runs.length, 1);
+    assert.equal(t.runs[0]?.id, '20261202-000000-abcdef');
+    assert.equal(t.runs[0]?.pipeline?.name, 'small');
+    assert.equal(t.runs[0]?.evidence.logIndex, provenanceLog);
+    assert.deepEqual(t.runs[0]?.tasks.map((x) => [x.name, x.identity]), [['sbom', `spiffe://${TD}/run/20261202-000000-abcdef/task/sbom/node/n1`]]);
+    assert.deepEqual(t.sources.map((s) => s.uri), [`git+file:///src/small@${'3'.repeat(40)}`]);
+    assert.deepEqual(t.materials.map((m) => m.purl), ['pkg:npm/ms@2.1.3']);
+    assert.deepEqual(t.deployments.map((d) => d.deployment), ['prod-eu/shop/Deployment/small']);
+    assert.ok(t.attestations.some((x) => x.predicateType === PREDICATE.cyclonedx && x.signer?.includes('/task/sbom/')));
+    assert.throws(() => q.provenance(`sha256:${'0'.repeat(64)}`), { code: 'ARTIFACT_NOT_FOUND' });
+  });
 
-test('blast radius: any version, an exact version and a semver range; deployments reached', () => {
-  const any = q.blastRadius('pkg:npm/ms');
-  assert.deepEqual(any.components.map((c) => c.purl).sort(), ['pkg:npm/ms@2.0.0', 'pkg:npm/ms@2.1.3']);
-  assert.deepEqual(any.artifacts.map((x) => x.digest), [A, B]);
-  assert.deepEqual(any.deployments.map((d) => d.deployment).sort(), ['prod-eu/shop/Deployment/small', 'prod-eu/shop/Deployment/small-next']);
-  const exact = q.blastRadius('pkg:npm/ms@2.1.3');
-  assert.deepEqual(exact.artifacts.map((x) => x.digest), [A]);
-  const chalkOld = q.blastRadius('pkg:npm/chalk', '<3');
-  assert.deepEqual(chalkOld.artifacts.map((x) => x.digest), [A]);
-  assert.throws(() => q.blastRadius('lodash'), { code: 'USAGE' });
-  assert.throws(() => q.blastRadius('pkg:npm/ms', 'not a range'), { code: 'USAGE' });
-});
+  test('blast radius: any version, an exact version and a semver range; deployments reached', () => {
+    const any = q.blastRadius('pkg:npm/ms');
+    assert.deepEqual(any.components.map((c) => c.purl).sort(), ['pkg:npm/ms@2.0.0', 'pkg:npm/ms@2.1.3']);
+    assert.deepEqual(any.artifacts.map((x) => x.digest), [A, B]);
+    assert.deepEqual(any.deployments.map((d) => d.deployment).sort(), ['prod-eu/shop/Deployment/small', 'prod-eu/shop/Deployment/small-next']);
+    const exact = q.blastRadius('pkg:npm/ms@2.1.3');
+    assert.deepEqual(exact.artifacts.map((x) => x.digest), [A]);
+    const chalkOld = q.blastRadius('pkg:npm/chalk', '<3');
+    assert.deepEqual(chalkOld.artifacts.map((x) => x.digest), [A]);
+    assert.throws(() => q.blastRadius('lodash'), { code: 'USAGE' });
+    assert.throws(() => q.blastRadius('pkg:npm/ms', 'not a range'), { code: 'USAGE' });
+  });
 
-test('diff of two SBOMs: changed and removed components', () => {
-  const d = q.diff(A, B);
-  // ms@2.1.3 went and ms@2.0.0 (nested under debug) stayed: the package's versions changed
-  assert.deepEqual(d.changed, [{ name: 'pkg:npm/chalk', from: '2.4.2', to: '4.1.2' }, { name: 'pkg:npm/ms', from: '2.0.0,2.1.3', to: '2.0.0' }]);
-  assert.deepEqual(d.added, []);
-  assert.deepEqual(d.removed, []);
-  const back = q.diff(B, A);
-  assert.deepEqual(back.changed.map((c) => c.name), ['pkg:npm/chalk', 'pkg:npm/ms']);
-});
+  test('diff of two SBOMs: changed and removed components', () => {
+    const d = q.diff(A, B);
+    // ms@2.1.3 went and ms@2.0.0 (nested under debug) stayed: the package's versions changed
+    assert.deepEqual(d.changed, [{ name: 'pkg:npm/chalk', from: '2.4.2', to: '4.1.2' }, { name: 'pkg:npm/ms', from: '2.0.0,2.1.3', to: '2.0.0' }]);
+    assert.deepEqual(d.added, []);
+    assert.deepEqual(d.removed, []);
+    const back = q.diff(B, A);
+    assert.deepEqual(back.changed.map((c) => c.name), ['pkg:npm/chalk', 'pkg:npm/ms']);
+  });
 
-test('rescan: findings from a real OSV database become signed scans; affected follows aliases and respects VEX; incremental on a new advisory', async () => {
-  const adv = join(tmp, 'adv');
-  writeFileSync(`${adv}-1.json`, osv('GHSA-test-ms00-0001', 'ms', '2.1.0', '2026-11-01T00:00:00Z', ['CVE-2026-1111']));
-  const vdb = VulnDb.open(f.layout.vulnDb);
-  await vdb.import(`${adv}-1.json`);
-  vdb.close();
-  const first = await rescan(f);
-  assert.equal(first.full, true);
-  // ms@2.0.0 (under debug) is affected, in both artifacts
-  assert.deepEqual(first.newFindings.map((x) => [x.artifact, x.vulnerability, x.purl]).sort(), [[A, 'GHSA-test-ms00-0001', 'pkg:npm/ms@2.0.0'], [B, 'GHSA-test-ms00-0001', 'pkg:npm/ms@2.0.0']]);
-  assert.equal(first.statementsSigned, 2);
-  assert.deepEqual(first.atRisk.map((x) => x.deployment).sort(), ['prod-eu/shop/Deployment/small', 'prod-eu/shop/Deployment/small-next']);
-  // by alias, as the CVE
-  const byCve = q.affected('CVE-2026-1111');
-  assert.deepEqual(byCve.artifacts.map((x) => x.digest).sort(), [A, B]);
-  // a VEX statement about B: not affected
-  await sign(makeStatement([{ name: 'vex', digest: { sha256: 'fe'.repeat(32) } }], PREDICATE.openvex, {
-    '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'urn:x', author: 'test', timestamp: '2026-12-01T00:00:00Z', version: 1,
-    statements: [{ vulnerability: { name: 'GHSA-test-ms00-0001' }, products: [{ '@id': B }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }],
-  }), ['evidence', 'vex']);
-  const withVex = q.affected('GHSA-test-ms00-0001');
-  assert.deepEqual(withVex.artifacts.map((x) => x.digest), [A]);
-  assert.deepEqual(withVex.suppressed.map((x) => x.digest), [B]);
-  assert.deepEqual(withVex.deployments.map((d) => d.deployment), ['prod-eu/shop/Deployment/small']);
-  // nothing changed: an incremental rescan evaluates nothing
-  const idle = await rescan(f);
-  assert.equal(idle.full, false);
-  assert.equal(idle.advisoriesChanged, 0);
-  assert.equal(idle.artifactsEvaluated, 0);
-  // a new advisory for chalk < 3: only artifacts containing chalk are evaluated, only A is affected
-  writeFileSync(`${adv}-2.json`, osv('GHSA-test-chlk-0002', 'chalk', '3.0.0', '2026-11-20T00:00:00Z', [], 'CRITICAL'));
-  const vdb2 = VulnDb.open(f.layout.vulnDb);
-  await vdb2.import(`${adv}-2.json`);
-  vdb2.close();
-  const next = await rescan(f);
-  assert.equal(next.advisoriesChanged, 1);
-  assert.equal(next.artifactsEvaluated, 2);
-  assert.deepEqual(next.newFindings.map((x) => [x.artifact, x.vulnerability]), [[A, 'GHSA-test-chlk-0002']]);
-  assert.deepEqual(q.affected('GHSA-test-chlk-0002').artifacts.map((x) => x.digest), [A]);
-  // the first advisory is still open for A in its newest scan
-  assert.deepEqual(q.affected('GHSA-test-ms00-0001').artifacts.map((x) => x.digest), [A]);
-  // the advisory is withdrawn/fixed: a changed record resolves the finding
-  writeFileSync(`${adv}-3.json`, osv('GHSA-test-chlk-0002', 'chalk', '0.0.1', '2026-11-25T00:00:00Z', [], 'CRITICAL'));
-  const vdb3 = VulnDb.open(f.layout.vulnDb);
-  await vdb3.import(`${adv}-3.json`);
-  vdb3.close();
-  const resolved = await rescan(f);
-  assert.deepEqual(resolved.resolvedFindings.map((x) => [x.artifact, x.vulnerability]), [[A, 'GHSA-test-chlk-0002']]);
-  assert.deepEqual(q.affected('GHSA-test-chlk-0002').artifacts, []);
-});
+  test('rescan: findings from a real OSV database become signed scans; affected follows aliases and respects VEX; incremental on a new advisory', async () => {
+    const adv = join(tmp, 'adv');
+    writeFileSync(`${adv}-1.json`, osv('GHSA-test-ms00-0001', 'ms', '2.1.0', '2026-11-01T00:00:00Z', ['CVE-2026-1111']));
+    const vdb = VulnDb.open(f.layout.vulnDb);
+    await vdb.import(`${adv}-1.json`);
+    vdb.close();
+    const first = await rescan(f);
+    assert.equal(first.full, true);
+    // ms@2.0.0 (under debug) is affected, in both artifacts
+    assert.deepEqual(first.newFindings.map((x) => [x.artifact, x.vulnerability, x.purl]).sort(), [[A, 'GHSA-test-ms00-0001', 'pkg:npm/ms@2.0.0'], [B, 'GHSA-test-ms00-0001', 'pkg:npm/ms@2.0.0']]);
+    assert.equal(first.statementsSigned, 2);
+    assert.deepEqual(first.atRisk.map((x) => x.deployment).sort(), ['prod-eu/shop/Deployment/small', 'prod-eu/shop/Deployment/small-next']);
+    // by alias, as the CVE
+    const byCve = q.affected('CVE-2026-1111');
+    assert.deepEqual(byCve.artifacts.map((x) => x.digest).sort(), [A, B]);
+    // a VEX statement about B: not affected
+    await sign(makeStatement([{ name: 'vex', digest: { sha256: 'fe'.repeat(32) } }], PREDICATE.openvex, {
+      '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'urn:x', author: 'test', timestamp: '2026-12-01T00:00:00Z', version: 1,
+      statements: [{ vulnerability: { name: 'GHSA-test-ms00-0001' }, products: [{ '@id': B }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }],
+    }), ['evidence', 'vex']);
+    const withVex = q.affected('GHSA-test-ms00-0001');
+    assert.deepEqual(withVex.artifacts.map((x) => x.digest), [A]);
+    assert.deepEqual(withVex.suppressed.map((x) => x.digest), [B]);
+    assert.deepEqual(withVex.deployments.map((d) => d.deployment), ['prod-eu/shop/Deployment/small']);
+    // nothing changed: an incremental rescan evaluates nothing
+    const idle = await rescan(f);
+    assert.equal(idle.full, false);
+    assert.equal(idle.advisoriesChanged, 0);
+    assert.equal(idle.artifactsEvaluated, 0);
+    // a new advisory for chalk < 3: only artifacts containing chalk are evaluated, only A is affected
+    writeFileSync(`${adv}-2.json`, osv('GHSA-test-chlk-0002', 'chalk', '3.0.0', '2026-11-20T00:00:00Z', [], 'CRITICAL'));
+    const vdb2 = VulnDb.open(f.layout.vulnDb);
+    await vdb2.import(`${adv}-2.json`);
+    vdb2.close();
+    const next = await rescan(f);
+    assert.equal(next.advisoriesChanged, 1);
+    assert.equal(next.artifactsEvaluated, 2);
+    assert.deepEqual(next.newFindings.map((x) => [x.artifact, x.vulnerability]), [[A, 'GHSA-test-chlk-0002']]);
+    assert.deepEqual(q.affected('GHSA-test-chlk-0002').artifacts.map((x) => x.digest), [A]);
+    // the first advisory is still open for A in its newest scan
+    assert.deepEqual(q.affected('GHSA-test-ms00-0001').artifacts.map((x) => x.digest), [A]);
+    // the advisory is withdrawn/fixed: a changed record resolves the finding
+    writeFileSync(`${adv}-3.json`, osv('GHSA-test-chlk-0002', 'chalk', '0.0.1', '2026-11-25T00:00:00Z', [], 'CRITICAL'));
+    const vdb3 = VulnDb.open(f.layout.vulnDb);
+    await vdb3.import(`${adv}-3.json`);
+    vdb3.close();
+    const resolved = await rescan(f);
+    assert.deepEqual(resolved.resolvedFindings.map((x) => [x.artifact, x.vulnerability]), [[A, 'GHSA-test-chlk-0002']]);
+    assert.deepEqual(q.affected('GHSA-test-chlk-0002').artifacts, []);
+  });
 
-test('signed-by: everything an identity signed in a window; revoking it marks those edges', async () => {
-  const builder = `spiffe://${TD}/factory/builder`;
-  const all = q.signedBy(builder, new Date(0), new Date(Date.now() + 60_000));
-  assert.ok(all.attestations.some((x) => x.logIndex === provenanceLog && x.subjects.includes(A)));
-  assert.equal(q.signedBy(builder, new Date(0), new Date(1000)).attestations.length, 0);
-  const glob = q.signedBy(`spiffe://${TD}/run/*/task/sbom/*`, new Date(0), new Date(Date.now() + 60_000));
-  assert.ok(glob.attestations.length >= 3);
-  const n = f.revoke(f.loadRootKey(PASS), { kind: 'identity', value: builder, reason: 'keyCompromise' });
-  assert.ok(n.entries.length > 0);
-  const after = q.signedBy(builder, new Date(0), new Date(Date.now() + 60_000));
-  assert.ok(after.attestations.every((x) => x.revoked === true));
-  // the revoked provenance's material edge no longer counts in the blast radius
-  const r = q.blastRadius('pkg:npm/ms@2.1.3');
-  assert.ok(r.artifacts.every((x) => x.how === 'contains'));
-});
+  test('signed-by: everything an identity signed in a window; revoking it marks those edges', async () => {
+    const builder = `spiffe://${TD}/factory/builder`;
+    const all = q.signedBy(builder, new Date(0), new Date(Date.now() + 60_000));
+    assert.ok(all.attestations.some((x) => x.logIndex === provenanceLog && x.subjects.includes(A)));
+    assert.equal(q.signedBy(builder, new Date(0), new Date(1000)).attestations.length, 0);
+    const glob = q.signedBy(`spiffe://${TD}/run/*/task/sbom/*`, new Date(0), new Date(Date.now() + 60_000));
+    assert.ok(glob.attestations.length >= 3);
+    const n = f.revoke(f.loadRootKey(PASS), { kind: 'identity', value: builder, reason: 'keyCompromise' });
+    assert.ok(n.entries.length > 0);
+    const after = q.signedBy(builder, new Date(0), new Date(Date.now() + 60_000));
+    assert.ok(after.attestations.every((x) => x.revoked === true));
+    // the revoked provenance's material edge no longer counts in the blast radius
+    const r = q.blastRadius('pkg:npm/ms@2.1.3');
+    assert.ok(r.artifacts.every((x) => x.how === 'contains'));
+  });
 
-test('rebuild derives the same edges from the stored evidence', () => {
-  const count = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge').get() as { n: number }).n);
-  const revoked = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge WHERE revoked_at IS NOT NULL').get() as { n: number }).n);
-  const before = count();
-  const rb = revoked();
-  const r = rebuildGraph(f.graph);
-  assert.equal(r.edges, before);
-  assert.equal(count(), before);
-  assert.equal(revoked(), rb);
+  test('rebuild derives the same edges from the stored evidence', () => {
+    const count = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge').get() as { n: number }).n);
+    const revoked = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge WHERE revoked_at IS NOT NULL').get() as { n: number }).n);
+    const before = count();
+    const rb = revoked();
+    const r = rebuildGraph(f.graph);
+    assert.equal(r.edges, before);
+    assert.equal(count(), before);
+    assert.equal(revoked(), rb);
+  });
 });
