@@ -117,6 +117,7 @@ Options:
         }
         const image = artifacts.find((x) => x.name.endsWith('-image'));
         if (image) await demoAdmission(f2, image.digest, first ? `sha256:${createHash('sha256').update(readFileSync(tgz)).digest('hex')}` : image.digest, step);
+        if (image) await demoGraph(f2, image.digest, step);
         if (a.values.keep || str(a, 'dir')) step(`try: ssf runs --dir ${dataDir}; ssf show ${run.id} --dir ${dataDir}; ssf verify ${first?.digest ?? ''} --dir ${dataDir}`);
       } finally {
         f2.close();
@@ -174,7 +175,19 @@ async function demoAdmission(f: Factory, imageDigest: string, unknownDigest: str
     if (no.allowed) throw new SsfError('INTERNAL', 'the admission webhook admitted a digest the factory never built');
     step(`a Deployment of a digest the factory never built is denied: ${(no.message ?? '').replace(/^.*denied: /, '').slice(0, 160)}…`);
   } finally {
+    await webhook.settled();
     await server.close();
   }
+}
+
+/** The knowledge graph the run filled, asked the questions of an incident. */
+async function demoGraph(f: Factory, imageDigest: string, step: (s: string) => void): Promise<void> {
+  const { GraphQueries } = await import('../graph/index.js');
+  const q = new GraphQueries(f.db);
+  const p = q.provenance(imageDigest);
+  const run = p.runs[0];
+  step(`graph: hello-service-image was built by run ${run?.id ?? '?'} of pipeline ${run?.pipeline?.name ?? '?'} (${run?.tasks.length ?? 0} tasks, each signed by its own identity) from ${p.sources[0]?.uri ?? 'its source'}; ${p.attestations.length} attestations, ${p.decisions.length} gate decisions`);
+  const blast = q.blastRadius('pkg:npm/undici-types');
+  step(`graph: blast radius of pkg:npm/undici-types (any version): ${blast.artifacts.length} artifact${blast.artifacts.length === 1 ? '' : 's'}, deployed as ${blast.deployments.map((d) => d.deployment).join(', ') || 'nothing'}`);
 }
 
