@@ -47,6 +47,49 @@ function candidates(f: Factory, repo: OciLayout | undefined, digest: string): Ca
   return out;
 }
 
+const VEX_SIGNER = /^spiffe:\/\/([^/]+)\/evidence\/vex$/;
+
+/**
+ * The VEX statements about a digest: OpenVEX documents the graph links to it (suppressed-by
+ * edges from VEX evidence), each bundle verified again, signed by this factory's VEX identity,
+ * unexpired; the newest statement per vulnerability. The same rules scans apply.
+ */
+function vexFor(f: Factory, verifier: BundleVerifier, digest: string, now: Date, rejected: string[]): { facts: VerifiedFact[]; byVuln: Map<string, { status: string; justification?: string; signer: string; time: string }> } {
+  const logs = f.db.prepare(`SELECT DISTINCT e.log_index AS logIndex FROM g_edge e JOIN g_node a ON a.id = e.src
+    WHERE a.kind = 'artifact' AND a.key = ? AND e.verb = 'suppressed-by' AND e.revoked_at IS NULL`).all(digest) as { logIndex: number }[];
+  const facts: VerifiedFact[] = [];
+  const byVuln = new Map<string, { status: string; justification?: string; signer: string; time: string }>();
+  for (const { logIndex } of logs) {
+    let v;
+    try {
+      v = verifier.verify(f.bundleOf(f.evidence.getByLogIndex(Number(logIndex))));
+    } catch (e) {
+      rejected.push(`VEX at log index ${logIndex}: ${(e as Error).message}`);
+      continue;
+    }
+    if (attestationKind(v.statement.predicateType) !== 'vex') continue;
+    const m = VEX_SIGNER.exec(v.signer.identity ?? '');
+    if (!m || m[1] !== f.trustDomain) {
+      rejected.push(`VEX at log index ${logIndex}: signed by ${v.signer.identity ?? 'a key'}, not this factory's VEX identity`);
+      continue;
+    }
+    const p = v.statement.predicate as { expires?: string; timestamp?: string; statements?: { vulnerability?: { name?: string; aliases?: string[] }; products?: { '@id'?: string }[]; status?: string; justification?: string; expires?: string; timestamp?: string }[] };
+    facts.push({ predicateType: v.statement.predicateType, signer: v.signer.identity ?? '', logIndex: v.logIndex, aboutArtifact: true, predicate: v.statement.predicate as Record<string, unknown> });
+    for (const st of p.statements ?? []) {
+      const expires = st.expires ?? p.expires;
+      if (!expires || Date.parse(expires) <= now.getTime()) continue;
+      if (!(st.products ?? []).some((x) => (x['@id'] ?? '').endsWith(digest))) continue;
+      const time = st.timestamp ?? p.timestamp ?? '';
+      for (const id of [st.vulnerability?.name, ...(st.vulnerability?.aliases ?? [])]) {
+        if (!id || !st.status) continue;
+        const prev = byVuln.get(id);
+        if (!prev || time > prev.time) byVuln.set(id, { status: st.status, ...(st.justification ? { justification: st.justification } : {}), signer: v.signer.identity ?? '', time });
+      }
+    }
+  }
+  return { facts, byVuln };
+}
+
 export interface DeployEvidence {
   readonly input: Record<string, unknown>;
   /** Log indices of the verified attestations the input was built from. */
@@ -93,6 +136,10 @@ export function deployInput(f: Factory, verifier: BundleVerifier, digest: string
       if (!facts.has(e.logIndex)) facts.set(e.logIndex, { predicateType: e.predicateType, signer: e.identity, logIndex: e.logIndex, task: e.task, aboutArtifact: e.aboutArtifact, predicate: e.predicate });
     }
   }
+  // VEX signed after the newest scan still counts: the graph knows which OpenVEX statements name
+  // this digest as a product (a VEX document's own subject is the document, not the product).
+  const vex = vexFor(f, verifier, digest, opts.now, rejected);
+  for (const v of vex.facts) if (!facts.has(v.logIndex)) facts.set(v.logIndex, v);
   const list = [...facts.values()].sort((a, b) => a.logIndex - b.logIndex);
   let provenance: Record<string, unknown> | null = null;
   if (chain) {
@@ -109,11 +156,22 @@ export function deployInput(f: Factory, verifier: BundleVerifier, digest: string
       hermetic: chain.tasks.every((t) => [undefined, 'none'].includes(t.link.environment['network'] as string | undefined)),
     };
   }
+  const evidence = evidenceBlock(list);
+  if (evidence.vulnerabilities) {
+    for (const v of evidence.vulnerabilities) {
+      const ids = [String(v['id']), ...((v['aliases'] as string[] | undefined) ?? [])];
+      const hit = ids.map((id) => vex.byVuln.get(id)).filter((x) => x !== undefined).sort((a, b) => b.time.localeCompare(a.time))[0];
+      if (hit && !v['suppressed']) {
+        v['suppressed'] = hit.status === 'not_affected' || hit.status === 'fixed';
+        v['vex'] = { status: hit.status, justification: hit.justification ?? null, signer: hit.signer };
+      }
+    }
+  }
   const input = {
     gate: 'deploy', time: opts.now.toISOString(), factory: { trustDomain: f.trustDomain },
     artifact: { digest, ref: opts.ref ?? null, name: opts.name ?? chain?.subjectName ?? null },
     provenance,
-    evidence: evidenceBlock(list),
+    evidence,
     revoked,
   };
   return { input, attestations: list.map((x) => ({ logIndex: x.logIndex, predicateType: x.predicateType })), rejected };

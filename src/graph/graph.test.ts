@@ -14,7 +14,8 @@ import { testBackends } from '../store/testing.js';
 import { Factory, initFactory } from '../factory/index.js';
 import { SLSA_PROVENANCE_V1, makeProvenance, makeStatement } from '../attest/index.js';
 import { PREDICATE, SCANNER, VulnDb, readLockfile, toCycloneDx, vulnsPredicate, type Sbom } from '../analysis/index.js';
-import { recordDeployment } from '../admission/index.js';
+import { decideDeploy, recordDeployment } from '../admission/index.js';
+import { loadBuiltinPolicy } from '../policy/index.js';
 import { rescan } from '../operate/index.js';
 import { GraphQueries, rebuildGraph } from './index.js';
 
@@ -130,13 +131,21 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     assert.deepEqual(byCve.artifacts.map((x) => x.digest).sort(), [A, B]);
     // a VEX statement about B: not affected
     await sign(makeStatement([{ name: 'vex', digest: { sha256: 'fe'.repeat(32) } }], PREDICATE.openvex, {
-      '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'urn:x', author: 'test', timestamp: '2026-12-01T00:00:00Z', version: 1,
+      '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'urn:x', author: 'test', timestamp: '2026-12-01T00:00:00Z', version: 1, expires: new Date(Date.now() + 86_400_000).toISOString(),
       statements: [{ vulnerability: { name: 'GHSA-test-ms00-0001' }, products: [{ '@id': B }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }],
     }), ['evidence', 'vex']);
     const withVex = q.affected('GHSA-test-ms00-0001');
     assert.deepEqual(withVex.artifacts.map((x) => x.digest), [A]);
     assert.deepEqual(withVex.suppressed.map((x) => x.digest), [B]);
     assert.deepEqual(withVex.deployments.map((d) => d.deployment), ['prod-eu/shop/Deployment/small']);
+    // The deploy gate reads the newest state: the rescan's finding denies A at a high threshold;
+    // B is allowed, its finding suppressed by the VEX signed after the scan.
+    const threshold = { ...loadBuiltinPolicy('deploy-vulnerability-threshold'), overrides: { threshold: 'high' } };
+    const gateA = await decideDeploy(f, [threshold], A, { dryRun: true });
+    assert.equal(gateA.decision.allowed, false);
+    assert.match(JSON.stringify(gateA.decision.policies[0]?.rules), /GHSA-test-ms00-0001 \(high\) in pkg:npm\/ms@2\.0\.0/);
+    const gateB = await decideDeploy(f, [threshold], B, { dryRun: true });
+    assert.equal(gateB.decision.allowed, true, JSON.stringify(gateB.decision.policies[0]?.rules));
     // nothing changed: an incremental rescan evaluates nothing
     const idle = await rescan(f);
     assert.equal(idle.full, false);
