@@ -110,22 +110,30 @@ Options:
     const digest = digestArg(a.positionals[0] as string);
     return withFactory(a, io, async (f) => {
       const { GraphQueries } = await import('../graph/index.js');
-      const t = new GraphQueries(f.db).provenance(digest);
+      const t = new GraphQueries(f.db, { trustDomain: f.trustDomain }).provenance(digest);
       if (a.values.json) io.out(JSON.stringify(t));
       else if (a.values.dot) io.out(dot(t));
       else if (a.values.mermaid) io.out(mermaid(t));
       else {
-        io.out(`artifact ${t.artifact}`);
-        for (const s of t.sources) io.out(`├─ built-from source ${s.uri}  (log #${s.logIndex})`);
+        // Branches with their children; the last of each level is drawn with └─.
+        const top: { line: string; children: string[] }[] = [];
+        for (const s of t.sources) top.push({ line: `built-from source ${s.uri}  (log #${s.logIndex})`, children: [] });
         for (const r of t.runs) {
-          io.out(`├─ built-by run ${r.id}  (log #${r.evidence.logIndex})`);
-          if (r.pipeline) io.out(`│  ├─ pipeline ${r.pipeline.name ?? ''} ${r.pipeline.digest}${r.pipeline.signedBy.map((s) => `  signed by ${s.identity} (log #${s.logIndex})`).join('')}`);
-          for (const task of r.tasks) io.out(`│  ├─ task ${task.name.padEnd(12)} ${task.identity ?? ''}${task.logIndex !== undefined ? `  (log #${task.logIndex})` : ''}`);
+          const children: string[] = [];
+          if (r.pipeline) children.push(`pipeline ${r.pipeline.name ?? ''} ${r.pipeline.digest}${r.pipeline.signedBy.map((s) => `  signed by ${s.identity} (log #${s.logIndex})`).join('')}`);
+          for (const task of r.tasks) children.push(`task ${task.name.padEnd(12)} ${task.identity ?? ''}${task.logIndex !== undefined ? `  (log #${task.logIndex})` : ''}`);
+          top.push({ line: `built-by run ${r.id}  (log #${r.evidence.logIndex})`, children });
         }
-        if (t.materials.length > 0) io.out(`├─ built-from ${t.materials.length} material${t.materials.length === 1 ? '' : 's'}: ${t.materials.slice(0, 5).map((m) => m.purl).join(', ')}${t.materials.length > 5 ? ', …' : ''}`);
-        for (const x of t.attestations) io.out(`├─ attested-by ${x.predicateType}  ${x.signer ?? ''}  (log #${x.logIndex}${x.revoked ? ', REVOKED' : ''})`);
-        for (const d of t.decisions) io.out(`├─ gate ${d.gate}: ${d.result}  (log #${d.logIndex})`);
-        for (const d of t.deployments) io.out(`└─ deployed-as ${d.deployment}  (log #${d.logIndex})`);
+        if (t.materials.length > 0) top.push({ line: `built-from ${t.materials.length} material${t.materials.length === 1 ? '' : 's'}: ${t.materials.slice(0, 5).map((m) => m.purl).join(', ')}${t.materials.length > 5 ? ', …' : ''}`, children: [] });
+        for (const x of t.attestations) top.push({ line: `attested-by ${x.predicateType}  ${x.signer ?? ''}  (log #${x.logIndex}${x.revoked ? ', REVOKED' : ''})`, children: [] });
+        for (const d of t.decisions) top.push({ line: `gate ${d.gate}: ${d.result}  (log #${d.logIndex})`, children: [] });
+        for (const d of t.deployments) top.push({ line: `deployed-as ${d.deployment}  (log #${d.logIndex})`, children: [] });
+        io.out(`artifact ${t.artifact}`);
+        top.forEach((b, i) => {
+          const last = i === top.length - 1;
+          io.out(`${last ? '└─' : '├─'} ${b.line}`);
+          b.children.forEach((c, j) => io.out(`${last ? '   ' : '│  '}${j === b.children.length - 1 ? '└─' : '├─'} ${c}`));
+        });
       }
       return 0;
     });
@@ -154,7 +162,7 @@ Options:
     return withFactory(a, io, async (f) => {
       const { GraphQueries } = await import('../graph/index.js');
       const range = str(a, 'range');
-      const r = new GraphQueries(f.db).blastRadius(a.positionals[0] as string, range);
+      const r = new GraphQueries(f.db, { trustDomain: f.trustDomain }).blastRadius(a.positionals[0] as string, range);
       if (a.values.json) {
         io.out(JSON.stringify(r));
         return 0;
@@ -186,7 +194,7 @@ Options:
   async run(a, io) {
     return withFactory(a, io, async (f) => {
       const { GraphQueries } = await import('../graph/index.js');
-      const r = new GraphQueries(f.db).affected(a.positionals[0] as string);
+      const r = new GraphQueries(f.db, { trustDomain: f.trustDomain }).affected(a.positionals[0] as string);
       if (a.values.json) {
         io.out(JSON.stringify(r));
         return 0;
@@ -220,10 +228,10 @@ Options:
   positionals: { min: 1, max: 1 },
   async run(a, io) {
     const from = time(str(a, 'from'), new Date(0), 'from');
-    const to = time(str(a, 'to'), new Date(8.64e15), 'to');
+    const to = time(str(a, 'to'), new Date(), 'to');
     return withFactory(a, io, async (f) => {
       const { GraphQueries } = await import('../graph/index.js');
-      const r = new GraphQueries(f.db).signedBy(a.positionals[0] as string, from, to);
+      const r = new GraphQueries(f.db, { trustDomain: f.trustDomain }).signedBy(a.positionals[0] as string, from, to);
       if (a.values.json) {
         io.out(JSON.stringify(r));
         return 0;
@@ -255,7 +263,7 @@ Options:
     const to = digestArg(a.positionals[1] as string);
     return withFactory(a, io, async (f) => {
       const { GraphQueries } = await import('../graph/index.js');
-      const d = new GraphQueries(f.db).diff(from, to);
+      const d = new GraphQueries(f.db, { trustDomain: f.trustDomain }).diff(from, to);
       if (a.values.json) {
         io.out(JSON.stringify(d));
         return 0;
@@ -312,7 +320,9 @@ export const graphRebuildCommand: Command = {
 
 Deletes every graph edge and projects each stored evidence row again, in one
 transaction (for a factory whose evidence predates the graph, or to repair
-what \`ssf fsck\` found). Revocation marks are kept.
+what \`ssf fsck\` found). Revocation marks are kept. Refuses (FACTORY_CORRUPT,
+nothing changed) when \`ssf fsck\` finds the evidence or the log itself edited:
+the graph would be derived from the edit.
 
 Options:
   --dir D     factory data directory
@@ -321,6 +331,12 @@ Options:
   async run(a, io) {
     return withFactory(a, io, async (f) => {
       const { rebuildGraph } = await import('../graph/index.js');
+      // The graph is derived from the evidence: from evidence that no longer matches its log
+      // entry and signature it would derive whatever the edit says. Only a graph is repaired.
+      const { fsck } = await import('../operate/index.js');
+      const check = fsck(f, { graph: false, limit: 1 });
+      const first = check.problems[0];
+      if (first) throw new SsfError('FACTORY_CORRUPT', `not rebuilding the graph: ${check.problemCount} problem${check.problemCount === 1 ? '' : 's'} with the evidence or the log itself, which a rebuild would project (first: ${first.area} ${first.where}: ${first.problem}); see \`ssf fsck\`; nothing was changed`);
       const r = rebuildGraph(f.graph);
       io.out(`graph rebuilt: ${r.edges} edges from ${r.evidence} evidence rows`);
       return 0;

@@ -84,6 +84,40 @@ function subjectArtifacts(st: Statement): NodeRef[] {
   return st.subject.map((s) => s.digest?.sha256).filter((h): h is string => h !== undefined && DIGEST.test(h)).map(artifactNode);
 }
 
+const SEVERITY_RANK: Readonly<Record<string, number>> = { unknown: 0, none: 1, low: 2, medium: 3, high: 4, critical: 5 };
+
+/** An artifact digest in a product identifier: `sha256:<hex>`, `IMAGE@sha256:<hex>`, or a purl's `@sha256%3A<hex>` version (pkg:oci). */
+const PRODUCT_DIGEST = /(?:^|@)sha256(?::|%3[Aa])([0-9a-fA-F]{64})(?:[?#].*)?$/;
+
+/**
+ * The graph nodes an OpenVEX statement's products name, read the way ssf scan reads them: a
+ * product's `@id`, `identifiers.purl` and `hashes["sha-256"]` (and the older
+ * `identifiers.sha256`); a digest names an artifact, a purl a component; a plain string (the
+ * older form) is an `@id`.
+ */
+export function vexProductTargets(products: readonly unknown[]): NodeRef[] {
+  const out = new Map<string, NodeRef>();
+  const add = (id: string | undefined): void => {
+    if (!id) return;
+    const m = PRODUCT_DIGEST.exec(id);
+    const n = m ? artifactNode((m[1] as string).toLowerCase()) : componentNode(id);
+    if (n) out.set(`${n.kind}\u0000${n.key}`, n);
+  };
+  for (const raw of products) {
+    if (typeof raw === 'string') {
+      add(raw);
+      continue;
+    }
+    const prod = obj(raw);
+    const ids = obj(prod['identifiers']);
+    const hash = str(obj(prod['hashes'])['sha-256']) ?? str(ids['sha256']);
+    add(str(prod['@id']));
+    add(str(ids['purl']));
+    if (hash) add(hash.startsWith('sha256:') ? hash : `sha256:${hash}`);
+  }
+  return [...out.values()];
+}
+
 const TASK_ID = /^spiffe:\/\/[^/]+\/run\/([^/]+)\/task\/([^/]+)\/node\//;
 
 /** Nodes and edges of one statement. */
@@ -174,6 +208,10 @@ export function projectStatement(st: Statement, ev: EvidenceFacts): EdgeSpec[] {
       return edges;
     }
     case 'vulns': {
+      // One edge per artifact and vulnerability (the store keeps one per source, verb,
+      // destination and evidence): a vulnerability found in two versions of a package names
+      // both, as `purl` (the first) and `purls` (all of them, when there are several).
+      const byId = new Map<string, { severity: string; purls: string[]; suppressed: string[]; status?: string; justification?: string }>();
       for (const r of arr(obj(p['scanner'])['result']).map(obj)) {
         const id = str(r['id']);
         if (!id) continue;
@@ -187,9 +225,25 @@ export function projectStatement(st: Statement, ev: EvidenceFacts): EdgeSpec[] {
         const c = purl ? componentNode(purl) : undefined;
         if (c) edges.push({ src: c, verb: 'affected-by', dst: v, props: { severity } });
         for (const alias of arr(note['aliases'])) if (typeof alias === 'string' && alias !== id) edges.push({ src: v, verb: 'alias-of', dst: vulnerabilityNode(alias) });
+        const g = byId.get(id) ?? { severity, purls: [], suppressed: [] };
+        if ((SEVERITY_RANK[severity] ?? 0) > (SEVERITY_RANK[g.severity] ?? 0)) g.severity = severity;
+        if (purl && !g.purls.includes(purl)) g.purls.push(purl);
+        if (status === 'not_affected' || status === 'fixed') {
+          if (purl && !g.suppressed.includes(purl)) g.suppressed.push(purl);
+          if (g.status === undefined) {
+            g.status = status;
+            const j = str(vex?.['justification']);
+            if (j) g.justification = j;
+          }
+        }
+        byId.set(id, g);
+      }
+      const purls = (list: string[]): Record<string, unknown> => (list.length === 0 ? {} : list.length === 1 ? { purl: list[0] } : { purl: list[0], purls: list });
+      for (const [id, g] of byId) {
+        const v = vulnerabilityNode(id);
         for (const a of artifacts) {
-          edges.push({ src: a, verb: 'affected-by', dst: v, props: { severity, ...(purl ? { purl } : {}) } });
-          if (status === 'not_affected' || status === 'fixed') edges.push({ src: a, verb: 'suppressed-by', dst: v, props: { status, ...(purl ? { purl } : {}), ...(str(vex?.['justification']) ? { justification: str(vex?.['justification']) } : {}) } });
+          edges.push({ src: a, verb: 'affected-by', dst: v, props: { severity: g.severity, ...purls(g.purls) } });
+          if (g.status) edges.push({ src: a, verb: 'suppressed-by', dst: v, props: { status: g.status, ...purls(g.suppressed), ...(g.justification ? { justification: g.justification } : {}) } });
         }
       }
       return edges;
@@ -199,12 +253,7 @@ export function projectStatement(st: Statement, ev: EvidenceFacts): EdgeSpec[] {
         const id = str(obj(s['vulnerability'])['name']) ?? str(s['vulnerability']);
         const status = str(s['status']);
         if (!id || (status !== 'not_affected' && status !== 'fixed')) continue;
-        for (const prod of arr(s['products']).map(obj)) {
-          const pid = str(prod['@id']) ?? '';
-          const m = /(?:^|@)sha256:([0-9a-f]{64})$/.exec(pid) ?? /^sha256:([0-9a-f]{64})$/.exec(str(obj(prod['identifiers'])['sha256']) ?? '');
-          const target = m ? artifactNode(m[1] as string) : componentNode(pid);
-          if (target) edges.push({ src: target, verb: 'suppressed-by', dst: vulnerabilityNode(id), props: { status } });
-        }
+        for (const target of vexProductTargets(arr(s['products']))) edges.push({ src: target, verb: 'suppressed-by', dst: vulnerabilityNode(id), props: { status } });
       }
       return edges;
     }

@@ -1,7 +1,9 @@
 import semver from 'semver';
 import { SsfError } from '../core/index.js';
+import { parseStatementPayload } from '../attest/index.js';
+import { attestationKind } from '../policy/index.js';
 import type { Db } from '../store/index.js';
-import { componentNode } from './project.js';
+import { componentNode, vexProductTargets } from './project.js';
 
 /**
  * The questions a security team asks during an incident, as queries over the graph. Each
@@ -93,9 +95,47 @@ export interface SbomDiff {
   readonly resolvedFindings: readonly { readonly vulnerability: string; readonly purl?: string }[];
 }
 
+/**
+ * A VEX answer that holds for an artifact now: from a VEX statement about the artifact or one
+ * of its packages, or carried by the artifact's newest scan. `purls`: the packages it covers
+ * (absent: the whole artifact).
+ */
+export interface Suppression {
+  readonly vulnerability: string;
+  readonly status: string;
+  readonly justification?: string;
+  readonly expires?: string;
+  readonly logIndex: number;
+  readonly purls?: readonly string[];
+}
+
+/**
+ * Who may sign what the graph believes about vulnerabilities, as the pipeline's and the deploy
+ * gate's own checks require: VEX by `ssf vex sign`'s identity; scans by a pipeline task,
+ * `ssf rescan` or `ssf scan --attest`. `[^/]+` is the trust domain (this factory's, when the
+ * queries are given it).
+ */
+const VEX_PATH = 'evidence\\/vex';
+const SCAN_PATH = '(?:run\\/[^/]+\\/task\\/[^/]+\\/node\\/[^/]+|factory\\/rescan|evidence\\/scan)';
+const signerPattern = (td: string | undefined, path: string): RegExp => new RegExp(`^spiffe://${td ? td.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : '[^/]+'}/${path}$`);
+const SUPPRESSES = new Set(['not_affected', 'fixed']);
+
+/** The purls of an affected-by or suppressed-by edge's properties. */
+function purlsOf(p: Record<string, unknown>): string[] {
+  if (Array.isArray(p['purls'])) return (p['purls'] as unknown[]).filter((x): x is string => typeof x === 'string');
+  return typeof p['purl'] === 'string' ? [p['purl']] : [];
+}
+
 /** Read-only queries over the graph tables. */
 export class GraphQueries {
-  constructor(private readonly db: Db) {}
+  private readonly vexSigner: RegExp;
+  private readonly scanSigner: RegExp;
+
+  /** `trustDomain`: only this factory's own identities are trusted for VEX and scans (third-party evidence is not). */
+  constructor(private readonly db: Db, opts: { trustDomain?: string } = {}) {
+    this.vexSigner = signerPattern(opts.trustDomain, VEX_PATH);
+    this.scanSigner = signerPattern(opts.trustDomain, SCAN_PATH);
+  }
 
   private node(kind: string, key: string): { id: number } | undefined {
     const r = this.db.prepare('SELECT id FROM g_node WHERE kind = ? AND key = ?').get(kind, key) as { id: number } | undefined;
@@ -136,6 +176,141 @@ export class GraphQueries {
     return n.id;
   }
 
+  private readonly evidenceCache = new Map<number, { predicateType: string; signer?: string; predicate?: Record<string, unknown> }>();
+
+  /** The predicate type and signer of the evidence at a log index (from its attestation node), and its predicate when asked. */
+  private evidenceAt(logIndex: number, withPredicate = false): { predicateType: string; signer?: string; predicate?: Record<string, unknown> } {
+    let e = this.evidenceCache.get(logIndex);
+    if (!e) {
+      const r = this.db.prepare(`SELECT a.name, i.key AS signer, s.props FROM g_node a LEFT JOIN g_edge s ON s.src = a.id AND s.verb = 'signed-by' LEFT JOIN g_node i ON i.id = s.dst
+        WHERE a.kind = 'attestation' AND a.key = ?`).get(`log:${logIndex}`) as { name: string | null; signer: string | null; props: string | null } | undefined;
+      // Evidence ingested from elsewhere (\`ssf ingest\`) is never this factory's own.
+      const own = r?.signer && props({ props: r.props ?? null })['thirdParty'] !== true;
+      e = { predicateType: r?.name ?? '', ...(own ? { signer: r.signer as string } : {}) };
+      this.evidenceCache.set(logIndex, e);
+    }
+    if (withPredicate && e.predicate === undefined) {
+      const row = this.db.prepare('SELECT payload FROM evidence WHERE log_index = ?').get(logIndex) as { payload: Buffer } | undefined;
+      let predicate: Record<string, unknown> = {};
+      try {
+        if (row) predicate = parseStatementPayload(Buffer.from(row.payload)).predicate;
+      } catch {
+        // an unreadable payload holds nothing (fsck reports it)
+      }
+      e = { ...e, predicate };
+      this.evidenceCache.set(logIndex, e);
+    }
+    return e;
+  }
+
+  /**
+   * The log index of an artifact's newest scan (in-toto vulns about it, not revoked) signed by
+   * one of the factory's scanning identities (a pipeline task, \`ssf rescan\`, \`ssf scan
+   * --attest\`), or -1. A vulns statement anyone else signed (\`ssf attest\`) is not a scan.
+   */
+  newestScan(artifact: number): number {
+    const rows = this.db.prepare(`SELECT e.log_index, i.key AS signer, s.props FROM g_edge e JOIN g_node a ON a.id = e.dst
+      JOIN g_edge s ON s.src = a.id AND s.verb = 'signed-by' JOIN g_node i ON i.id = s.dst
+      WHERE e.src = ? AND e.verb = 'attested-by' AND a.name LIKE 'https://in-toto.io/attestation/vulns%' AND e.revoked_at IS NULL
+      ORDER BY e.log_index DESC`).all(artifact) as { log_index: number; signer: string; props: string | null }[];
+    const r = rows.find((x) => this.scanSigner.test(x.signer) && props(x)['thirdParty'] !== true);
+    return r ? Number(r.log_index) : -1;
+  }
+
+  /**
+   * A VEX statement's answer for `target` and `vulnerability`, when the statement holds now:
+   * signed by the factory's VEX identity (\`ssf vex sign\`), naming the target among its
+   * products, with an expiry (its own, else the document's) still ahead.
+   */
+  private vexAnswer(logIndex: number, target: { kind: string; key: string }, vulnerability: string, now: Date): (Omit<Suppression, 'purls'> & { subcomponents?: string[] }) | undefined {
+    const ev = this.evidenceAt(logIndex, true);
+    if (attestationKind(ev.predicateType) !== 'vex' || !this.vexSigner.test(ev.signer ?? '')) return undefined;
+    const doc = ev.predicate ?? {};
+    let best: (Omit<Suppression, 'purls'> & { subcomponents?: string[] }) | undefined;
+    for (const raw of Array.isArray(doc['statements']) ? (doc['statements'] as unknown[]) : []) {
+      const st = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+      const v = st['vulnerability'];
+      const name = typeof v === 'string' ? v : typeof (v as Record<string, unknown> | null)?.['name'] === 'string' ? ((v as Record<string, unknown>)['name'] as string) : undefined;
+      const status = typeof st['status'] === 'string' ? st['status'] : '';
+      if (name !== vulnerability || !SUPPRESSES.has(status)) continue;
+      const products = Array.isArray(st['products']) ? (st['products'] as unknown[]) : [];
+      if (!vexProductTargets(products).some((t) => t.kind === target.kind && t.key === target.key)) continue;
+      const expires = typeof st['expires'] === 'string' ? st['expires'] : typeof doc['expires'] === 'string' ? doc['expires'] : undefined;
+      if (expires === undefined || !(Date.parse(expires) > now.getTime())) continue;
+      const justification = typeof st['justification'] === 'string' ? st['justification'] : undefined;
+      // Subcomponents (of the products, or beside them in the older form) narrow the statement
+      // to those packages of the product, as ssf scan applies it.
+      const subs = [st['subcomponents'], ...products.map((x) => (x !== null && typeof x === 'object' ? (x as Record<string, unknown>)['subcomponents'] : undefined))]
+        .flatMap((x) => (Array.isArray(x) ? vexProductTargets(x) : [])).filter((n) => n.kind === 'component').map((n) => n.key);
+      if (!best || Date.parse(expires) > Date.parse(best.expires ?? '')) best = { vulnerability, status, ...(justification ? { justification } : {}), expires, logIndex, ...(subs.length > 0 ? { subcomponents: subs } : {}) };
+    }
+    return best;
+  }
+
+  /** What a scan's VEX still answers for `vulnerability` now: the packages whose applied VEX has not expired. */
+  private scanAnswers(logIndex: number, vulnerability: string, now: Date): Suppression[] {
+    const ev = this.evidenceAt(logIndex, true);
+    const out: Suppression[] = [];
+    const scanner = (ev.predicate?.['scanner'] ?? {}) as Record<string, unknown>;
+    for (const raw of Array.isArray(scanner['result']) ? (scanner['result'] as unknown[]) : []) {
+      const r = (raw ?? {}) as Record<string, unknown>;
+      if (r['id'] !== vulnerability) continue;
+      const note = ((Array.isArray(r['annotations']) ? r['annotations'][0] : undefined) ?? {}) as Record<string, unknown>;
+      const vex = (note['vex'] ?? {}) as Record<string, unknown>;
+      const status = typeof vex['status'] === 'string' ? vex['status'] : '';
+      if (!SUPPRESSES.has(status) || typeof note['purl'] !== 'string') continue;
+      const expires = typeof vex['expires'] === 'string' ? vex['expires'] : undefined;
+      if (expires !== undefined && !(Date.parse(expires) > now.getTime())) continue;
+      const justification = typeof vex['justification'] === 'string' ? vex['justification'] : undefined;
+      out.push({ vulnerability, status, ...(justification ? { justification } : {}), ...(expires ? { expires } : {}), logIndex, purls: [componentNode(note['purl'])?.key ?? note['purl']] });
+    }
+    return out;
+  }
+
+  /**
+   * Every VEX answer that holds for an artifact now: statements about it or about a package it
+   * contains (by versioned or versionless purl), signed by the factory's VEX identity and not
+   * expired, and what its newest scan carried (VEX applied when it was made, not yet expired).
+   */
+  suppressionsOf(artifact: number, now: Date, purls?: Iterable<string>): Suppression[] {
+    const out: Suppression[] = [];
+    // The packages asked about (default: every one the artifact contains), by the keys a
+    // statement can name them with: every version (pkg:npm/x) or one (pkg:npm/x@1.2.3).
+    const covers = new Map<string, Set<string>>();
+    const packages = purls ? [...purls].flatMap((x) => componentNode(x) ?? []).map((c) => ({ key: c.key, name: c.name ?? c.key })) : this.out(artifact, 'contains').map((c) => ({ key: c.key, name: c.name ?? c.key }));
+    for (const c of packages) for (const k of [c.key, c.name]) covers.set(k, (covers.get(k) ?? new Set<string>()).add(c.key));
+    const covered = (subs: readonly string[]): string[] => [...new Set(subs.flatMap((k) => [...(covers.get(k) ?? [])]))];
+    const key = (this.db.prepare('SELECT key FROM g_node WHERE id = ?').get(artifact) as { key: string } | undefined)?.key ?? '';
+    const newest = this.newestScan(artifact);
+    const direct = this.db.prepare(`SELECT v.key AS vuln, e.log_index FROM g_edge e JOIN g_node v ON v.id = e.dst
+      WHERE e.src = ? AND e.verb = 'suppressed-by' AND e.revoked_at IS NULL ORDER BY e.log_index`).all(artifact) as { vuln: string; log_index: number }[];
+    for (const r of direct) {
+      const log = Number(r.log_index);
+      const kind = attestationKind(this.evidenceAt(log).predicateType);
+      if (kind === 'vulns') {
+        if (log === newest) out.push(...this.scanAnswers(log, r.vuln, now));
+      } else {
+        const a = this.vexAnswer(log, { kind: 'artifact', key }, r.vuln, now);
+        if (!a) continue;
+        const { subcomponents, ...rest } = a;
+        out.push(subcomponents ? { ...rest, purls: covered(subcomponents) } : rest);
+      }
+    }
+    const keys = [...covers.keys()];
+    for (let i = 0; i < keys.length; i += IN_CHUNK) {
+      const chunk = keys.slice(i, i + IN_CHUNK);
+      const rows = this.db.prepare(`SELECT c.key AS target, v.key AS vuln, e.log_index FROM g_edge e JOIN g_node c ON c.id = e.src JOIN g_node v ON v.id = e.dst
+        WHERE e.verb = 'suppressed-by' AND e.revoked_at IS NULL AND c.kind = 'component' AND c.key IN (${chunk.map(() => '?').join(', ')}) ORDER BY e.log_index`).all(...chunk) as { target: string; vuln: string; log_index: number }[];
+      for (const r of rows) {
+        const a = this.vexAnswer(Number(r.log_index), { kind: 'component', key: r.target }, r.vuln, now);
+        if (!a) continue;
+        const { subcomponents: _, ...rest } = a;
+        out.push({ ...rest, purls: covered([r.target]) });
+      }
+    }
+    return out;
+  }
+
   /** Where a digest came from: runs (pipeline, tasks and their identities), sources, materials, attestations, decisions, deployments. */
   provenance(digest: string): ProvenanceTree {
     const a = this.requireArtifact(digest);
@@ -170,7 +345,8 @@ export class GraphQueries {
 
   /** Every artifact (and its deployments) that contains a package, any version or those in a semver range, directly or through its dependencies. */
   blastRadius(purl: string, range?: string): BlastRadius {
-    const c = componentNode(purl);
+    // The purl spec percent-encodes a namespace's @ (an npm scope), as SBOMs write it; people type it raw.
+    const c = componentNode(purl.replace(/^(pkg:[a-z0-9.+-]+\/)@/i, '$1%40'));
     if (!c) throw new SsfError('USAGE', `${JSON.stringify(purl)} is not a package URL (pkg:type/namespace/name[@version])`);
     if (range !== undefined && semver.validRange(range) === null) throw new SsfError('USAGE', `${JSON.stringify(range)} is not a semver range`);
     const exact = c.version !== undefined && c.name !== c.key;
@@ -259,44 +435,55 @@ export class GraphQueries {
 
   /**
    * Artifacts affected by a vulnerability (or any alias) in their newest scan, minus those a
-   * VEX statement marks not_affected or fixed, and the deployments running them.
+   * VEX answer that holds now (see suppressionsOf) covers entirely, and the deployments running
+   * them. An artifact with some affected packages covered and others not stays affected, with
+   * the uncovered ones.
    */
-  affected(vulnerability: string): AffectedDeployments {
+  affected(vulnerability: string, now: Date = new Date()): AffectedDeployments {
     const { ids, nodes } = this.aliasesOf(vulnerability);
-    const rows = this.inMany(nodes, ['affected-by', 'suppressed-by']).filter((r) => r.kind === 'artifact' && r.revoked_at === null);
+    const idKeys = new Set(ids.map((x) => x.toUpperCase()));
+    const rows = this.inMany(nodes, ['affected-by']).filter((r) => r.kind === 'artifact' && r.revoked_at === null);
     const newestScan = new Map<number, number>();
     const scanOf = (artifact: number): number => {
       let v = newestScan.get(artifact);
       if (v === undefined) {
-        const r = this.db.prepare(`SELECT MAX(e.log_index) AS m FROM g_edge e JOIN g_node a ON a.id = e.dst
-          WHERE e.src = ? AND e.verb = 'attested-by' AND a.name LIKE 'https://in-toto.io/attestation/vulns%' AND e.revoked_at IS NULL`).get(artifact) as { m: number | null } | undefined;
-        v = r?.m === null || r?.m === undefined ? -1 : Number(r.m);
+        v = this.newestScan(artifact);
         newestScan.set(artifact, v);
       }
       return v;
     };
-    const affected = new Map<number, { digest: string; purls: Set<string>; severity: string; logIndex: number }>();
-    const suppressed = new Map<number, { digest: string; status: string; logIndex: number }>();
+    const rank: Record<string, number> = { unknown: 0, none: 1, low: 2, medium: 3, high: 4, critical: 5 };
+    const found = new Map<number, { digest: string; purls: Set<string>; severity: string; logIndex: number }>();
     for (const r of rows) {
       const id = Number(r.id);
-      if (r.verb === 'suppressed-by') {
-        const prev = suppressed.get(id);
-        if (!prev || Number(r.log_index) > prev.logIndex) suppressed.set(id, { digest: r.key, status: String(props(r)['status'] ?? ''), logIndex: Number(r.log_index) });
-        continue;
-      }
       // Only the newest scan of an artifact counts: a rescan that no longer finds it resolves it.
       if (Number(r.log_index) !== scanOf(id)) continue;
       const p = props(r);
-      const hit = affected.get(id) ?? { digest: r.key, purls: new Set<string>(), severity: String(p['severity'] ?? 'unknown'), logIndex: Number(r.log_index) };
-      if (typeof p['purl'] === 'string') hit.purls.add(p['purl']);
-      affected.set(id, hit);
+      const severity = String(p['severity'] ?? 'unknown');
+      const hit = found.get(id) ?? { digest: r.key, purls: new Set<string>(), severity, logIndex: Number(r.log_index) };
+      for (const x of purlsOf(p)) hit.purls.add(x);
+      if ((rank[severity] ?? 0) > (rank[hit.severity] ?? 0)) hit.severity = severity;
+      found.set(id, hit);
     }
-    for (const id of suppressed.keys()) affected.delete(id);
+    const affected = new Map<number, { digest: string; purls: string[]; severity: string; logIndex: number }>();
+    const suppressed: { digest: string; status: string; logIndex: number }[] = [];
+    for (const [id, hit] of found) {
+      const answers = this.suppressionsOf(id, now, hit.purls).filter((s) => idKeys.has(s.vulnerability.toUpperCase()));
+      const whole = answers.some((s) => s.purls === undefined);
+      const covered = new Set(answers.flatMap((s) => s.purls ?? []));
+      const left = whole ? [] : [...hit.purls].filter((x) => !covered.has(x)).sort();
+      if (answers.length > 0 && left.length === 0 && (whole || hit.purls.size > 0)) {
+        const last = answers.reduce((a, b) => (b.logIndex > a.logIndex ? b : a));
+        suppressed.push({ digest: hit.digest, status: last.status, logIndex: last.logIndex });
+      } else {
+        affected.set(id, { digest: hit.digest, purls: left, severity: hit.severity, logIndex: hit.logIndex });
+      }
+    }
     return {
       vulnerability,
       aliases: ids.filter((x) => x !== vulnerability).sort(),
-      artifacts: [...affected.values()].map((x) => ({ digest: x.digest, purls: [...x.purls].sort(), severity: x.severity, logIndex: x.logIndex })),
-      suppressed: [...suppressed.values()],
+      artifacts: [...affected.values()],
+      suppressed,
       deployments: this.deploymentsOf([...affected.keys()]),
     };
   }
@@ -343,13 +530,15 @@ export class GraphQueries {
     }
     for (const [name, vs] of ca) if (!cb.has(name)) for (const v of vs) removed.push(v ? `${name}@${v}` : name);
     const findings = (id: number): Map<string, { purl?: string; severity?: string }> => {
-      const newest = this.db.prepare(`SELECT MAX(e.log_index) AS m FROM g_edge e JOIN g_node n ON n.id = e.dst
-        WHERE e.src = ? AND e.verb = 'attested-by' AND n.name LIKE 'https://in-toto.io/attestation/vulns%'`).get(id) as { m: number | null } | undefined;
+      const newest = this.newestScan(id);
       const m = new Map<string, { purl?: string; severity?: string }>();
       for (const r of this.out(id, 'affected-by')) {
-        if (newest?.m === null || newest === undefined || Number(r.log_index) !== Number(newest.m)) continue;
+        if (Number(r.log_index) !== newest) continue;
         const p = props(r);
-        m.set(`${r.key}\u0000${String(p['purl'] ?? '')}`, { ...(typeof p['purl'] === 'string' ? { purl: p['purl'] } : {}), ...(typeof p['severity'] === 'string' ? { severity: p['severity'] } : {}) });
+        const sev = typeof p['severity'] === 'string' ? { severity: p['severity'] } : {};
+        const list = purlsOf(p);
+        if (list.length === 0) m.set(`${r.key}\u0000`, sev);
+        for (const purl of list) m.set(`${r.key}\u0000${purl}`, { purl, ...sev });
       }
       return m;
     };

@@ -60,7 +60,7 @@ export class GraphStore {
     return ids;
   }
 
-  /** Writes one statement's projection. */
+  /** Writes one statement's projection; returns how many edges were stored (a repeated one is stored once). */
   write(edges: readonly EdgeSpec[], ev: EvidenceFacts): number {
     if (edges.length === 0) return 0;
     const ids = this.nodeIds(edges.flatMap((e) => [e.src, e.dst]));
@@ -69,11 +69,12 @@ export class GraphStore {
       if (v === undefined) throw new SsfError('STORE_FAILED', `graph node ${r.kind} ${r.key} was not created`);
       return v;
     };
+    let stored = 0;
     for (let i = 0; i < edges.length; i += CHUNK) {
       const chunk = edges.slice(i, i + CHUNK);
-      this.edgeStmt(chunk.length).run(...chunk.flatMap((e) => [id(e.src), e.verb, id(e.dst), ev.logIndex, ev.integratedTime, e.props ? JSON.stringify(e.props) : null]));
+      stored += Number(this.edgeStmt(chunk.length).run(...chunk.flatMap((e) => [id(e.src), e.verb, id(e.dst), ev.logIndex, ev.integratedTime, e.props ? JSON.stringify(e.props) : null])).changes);
     }
-    return edges.length;
+    return stored;
   }
 
   /** Marks every edge whose evidence is one of these log indices as revoked (at `at`, seconds). */

@@ -74,27 +74,27 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
       candidates = [...ids];
     }
     const index = candidates.length > 0 ? vdb.load(['npm']) : undefined;
-    const q = new GraphQueries(db);
+    const q = new GraphQueries(db, { trustDomain: f.trustDomain });
     const artifactKey = db.prepare('SELECT key FROM g_node WHERE id = ?');
     const contained = db.prepare("SELECT c.key FROM g_edge e JOIN g_node c ON c.id = e.dst WHERE e.src = ? AND e.verb = 'contains'");
-    const suppressions = db.prepare(`SELECT v.key AS vuln, e.props, e.log_index FROM g_edge e JOIN g_node v ON v.id = e.dst
-      WHERE e.src = ? AND e.verb = 'suppressed-by' AND e.revoked_at IS NULL ORDER BY e.log_index`);
     const open = db.prepare(`SELECT v.key AS vuln, c.key AS purl, g.vulnerability, g.component FROM g_finding g
       JOIN g_node v ON v.id = g.vulnerability JOIN g_node c ON c.id = g.component WHERE g.artifact = ? AND g.resolved_at IS NULL`);
     const hasFinding = db.prepare('SELECT 1 AS x FROM g_finding WHERE artifact = ? LIMIT 1');
-    const newestScanEdges = db.prepare(`SELECT e.dst AS vulnerability, e.props, e.log_index, e.observed_at FROM g_edge e
-      WHERE e.src = ? AND e.verb = 'affected-by' AND e.log_index = (SELECT MAX(x.log_index) FROM g_edge x JOIN g_node a ON a.id = x.dst
-        WHERE x.src = ? AND x.verb = 'attested-by' AND a.name LIKE 'https://in-toto.io/attestation/vulns%')`);
+    const scanEdges = db.prepare(`SELECT e.dst AS vulnerability, e.props, e.log_index, e.observed_at FROM g_edge e
+      WHERE e.src = ? AND e.verb = 'affected-by' AND e.log_index = ?`);
     const seedRow = db.prepare(`INSERT INTO g_finding (artifact, vulnerability, component, severity, first_seen, resolved_at, log_index)
       VALUES (?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (artifact, vulnerability, component) DO NOTHING`);
     const seed = (artifact: number): void => {
       db.transaction(() => {
-        for (const r of newestScanEdges.all(artifact, artifact) as { vulnerability: number; props: string | null; log_index: number; observed_at: number }[]) {
-          const p = r.props ? (JSON.parse(r.props) as { purl?: string; severity?: string }) : {};
-          const c = p.purl ? componentNode(p.purl) : undefined;
-          if (!c) continue;
-          const cid = f.graph.nodeIds([c]).get(`component\u0000${c.key}`);
-          if (cid !== undefined) seedRow.run(artifact, r.vulnerability, cid, p.severity ?? 'unknown', Number(r.observed_at), Number(r.log_index));
+        for (const r of scanEdges.all(artifact, q.newestScan(artifact)) as { vulnerability: number; props: string | null; log_index: number; observed_at: number }[]) {
+          const p = r.props ? (JSON.parse(r.props) as { purl?: string; purls?: string[]; severity?: string }) : {};
+          // One edge per vulnerability: `purls` when it was found in several packages.
+          for (const purl of p.purls ?? (p.purl ? [p.purl] : [])) {
+            const c = componentNode(purl);
+            if (!c) continue;
+            const cid = f.graph.nodeIds([c]).get(`component\u0000${c.key}`);
+            if (cid !== undefined) seedRow.run(artifact, r.vulnerability, cid, p.severity ?? 'unknown', Number(r.observed_at), Number(r.log_index));
+          }
         }
       })();
     };
@@ -113,15 +113,16 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
         source: { kind: 'cyclonedx', digest }, warnings: [],
       };
       const report = index.match(sbom);
-      // VEX already in the graph for this artifact carries over to the rescan (newest statement wins).
-      const vex = new Map<string, { status: string; justification?: string; logIndex: number }>();
-      for (const r of suppressions.all(id) as { vuln: string; props: string | null; log_index: number }[]) {
-        const p = r.props ? (JSON.parse(r.props) as { status?: string; justification?: string }) : {};
-        vex.set(r.vuln, { status: p.status ?? 'not_affected', ...(p.justification ? { justification: p.justification } : {}), logIndex: Number(r.log_index) });
-      }
+      // VEX already in the graph that still holds for this artifact (signed by the factory's VEX
+      // identity, not expired; see GraphQueries.suppressionsOf) carries over to the rescan, with
+      // its expiry: about the artifact, about the finding's package, or carried by its newest
+      // scan. The newest statement wins.
+      const answers = q.suppressionsOf(id, f.clock.now(), report.findings.map((x) => x.component.purl));
       const findings: Finding[] = report.findings.map((x) => {
-        const v = [x.id, ...x.aliases].map((k) => vex.get(k)).find((y) => y !== undefined);
-        return v ? { ...x, vex: { status: v.status as 'not_affected' | 'fixed', ...(v.justification ? { justification: v.justification } : {}), author: 'ssf rescan (from the graph)', document: `log:${v.logIndex}` } } : x;
+        const purl = componentNode(x.component.purl)?.key ?? x.component.purl;
+        const ids = new Set([x.id, ...x.aliases].map((k) => k.toUpperCase()));
+        const v = answers.filter((a) => ids.has(a.vulnerability.toUpperCase()) && (a.purls === undefined || a.purls.includes(purl))).sort((a, b) => b.logIndex - a.logIndex)[0];
+        return v ? { ...x, vex: { status: v.status as 'not_affected' | 'fixed', ...(v.justification ? { justification: v.justification } : {}), ...(v.expires ? { expires: v.expires } : {}), author: 'ssf rescan (from the graph)', document: `log:${v.logIndex}` } } : x;
       });
       // An artifact rescanned for the first time starts from its newest signed scan in the graph
       // (the build-time one), so a finding that has gone since is reported as resolved.
