@@ -15,6 +15,7 @@ import { benchHashTree } from './hashtree.js';
 import { benchRunOverhead } from './run.js';
 import { benchMatch, benchSbom } from './evidence.js';
 import { benchAdmission, benchPolicy } from './policy.js';
+import { benchGraph } from './graph.js';
 
 interface Row { what: string; ssf: string; peer: string; ratio: string }
 const rows: Row[] = [];
@@ -104,6 +105,8 @@ async function main(): Promise<void> {
   for (const l of await benchAdmission({ quick })) console.log(`  ${l}`);
   console.log('\nFactory runs: `ssf run` against the same commands run directly');
   for (const l of await benchRunOverhead({ quick })) console.log(`  ${l}`);
+  console.log(`\nKnowledge graph: a fleet of ${quick ? '300' : '10,000'} signed SBOMs of ~1,000 components, 20,000 advisories, rescans and incident queries (SQLite, then PostgreSQL at a smaller size)`);
+  for (const l of await benchGraph({ quick })) console.log(`  ${l}`);
   console.log('\nSummary');
   console.table(rows);
 }

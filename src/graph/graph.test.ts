@@ -104,6 +104,18 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     assert.throws(() => q.blastRadius('pkg:npm/ms', 'not a range'), { code: 'USAGE' });
   });
 
+  test('every depends-on edge joins two components its own statement contains, so blast radius needs no walk along them', () => {
+    const n = (sql: string): number => Number((f.db.prepare(sql).get() as { n: number }).n);
+    assert.ok(n("SELECT COUNT(*) AS n FROM g_edge WHERE verb = 'depends-on'") > 0);
+    for (const end of ['src', 'dst']) {
+      assert.equal(n(`SELECT COUNT(*) AS n FROM g_edge d WHERE d.verb = 'depends-on'
+        AND NOT EXISTS (SELECT 1 FROM g_edge c WHERE c.verb = 'contains' AND c.dst = d.${end} AND c.log_index = d.log_index)`), 0, `a depends-on ${end} without a contains edge of the same statement`);
+    }
+    // ms@2.0.0 is only a transitive dependency (under debug) in both SBOMs
+    const nested = q.blastRadius('pkg:npm/ms@2.0.0');
+    assert.deepEqual(nested.artifacts.map((x) => [x.digest, x.via, x.how]), [[A, ['pkg:npm/ms@2.0.0'], 'contains'], [B, ['pkg:npm/ms@2.0.0'], 'contains']]);
+  });
+
   test('diff of two SBOMs: changed and removed components', () => {
     const d = q.diff(A, B);
     // ms@2.1.3 went and ms@2.0.0 (nested under debug) stayed: the package's versions changed

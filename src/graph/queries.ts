@@ -137,18 +137,33 @@ export class GraphQueries {
     this.scanSigner = signerPattern(opts.trustDomain, SCAN_PATH);
   }
 
+  /**
+   * Prepared statements by SQL text, kept for the life of this object: SQLite compiles a
+   * statement on every prepare, which cost more than running it for the per-node lookups a
+   * provenance tree or an affected answer makes (the IN lists have at most IN_CHUNK shapes).
+   */
+  private readonly statements = new Map<string, ReturnType<Db['prepare']>>();
+  private st(sql: string): ReturnType<Db['prepare']> {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
   private node(kind: string, key: string): { id: number } | undefined {
-    const r = this.db.prepare('SELECT id FROM g_node WHERE kind = ? AND key = ?').get(kind, key) as { id: number } | undefined;
+    const r = this.st('SELECT id FROM g_node WHERE kind = ? AND key = ?').get(kind, key) as { id: number } | undefined;
     return r ? { id: Number(r.id) } : undefined;
   }
 
   private out(src: number, verb: string): Row[] {
-    return this.db.prepare(`SELECT n.id, n.kind, n.key, n.name, n.version, e.log_index, e.observed_at, e.props, e.revoked_at
+    return this.st(`SELECT n.id, n.kind, n.key, n.name, n.version, e.log_index, e.observed_at, e.props, e.revoked_at
       FROM g_edge e JOIN g_node n ON n.id = e.dst WHERE e.src = ? AND e.verb = ? ORDER BY e.log_index`).all(src, verb) as Row[];
   }
 
   private in(dst: number, verb: string): Row[] {
-    return this.db.prepare(`SELECT n.id, n.kind, n.key, n.name, n.version, e.log_index, e.observed_at, e.props, e.revoked_at
+    return this.st(`SELECT n.id, n.kind, n.key, n.name, n.version, e.log_index, e.observed_at, e.props, e.revoked_at
       FROM g_edge e JOIN g_node n ON n.id = e.src WHERE e.dst = ? AND e.verb = ? ORDER BY e.log_index`).all(dst, verb) as Row[];
   }
 
@@ -157,10 +172,32 @@ export class GraphQueries {
     const out: (Row & { dst: number; verb: string })[] = [];
     for (let i = 0; i < dsts.length; i += IN_CHUNK) {
       const chunk = dsts.slice(i, i + IN_CHUNK);
-      const rows = this.db.prepare(`SELECT n.id, n.kind, n.key, n.name, n.version, e.log_index, e.observed_at, e.props, e.revoked_at, e.dst, e.verb
+      const rows = this.st(`SELECT n.id, n.kind, n.key, n.name, n.version, e.log_index, e.observed_at, e.props, e.revoked_at, e.dst, e.verb
         FROM g_edge e JOIN g_node n ON n.id = e.src
         WHERE e.dst IN (${chunk.map(() => '?').join(', ')}) AND e.verb IN (${verbs.map(() => '?').join(', ')})`).all(...chunk, ...verbs) as (Row & { dst: number; verb: string })[];
-      out.push(...rows);
+      // Not out.push(...rows): a popular package's rows (one per SBOM) overflow the call stack as arguments.
+      for (const r of rows) out.push(r);
+    }
+    return out;
+  }
+
+  /**
+   * The log index of each artifact's newest vulnerability scan that is not revoked and is
+   * signed by one of the factory's scanning identities (see newestScan; artifacts without one
+   * are absent), for many artifacts at once.
+   */
+  private newestScans(artifactIds: readonly number[]): Map<number, number> {
+    const out = new Map<number, number>();
+    for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
+      const chunk = artifactIds.slice(i, i + IN_CHUNK);
+      const rows = this.st(`SELECT e.src AS id, e.log_index, i.key AS signer, s.props FROM g_edge e JOIN g_node a ON a.id = e.dst
+        JOIN g_edge s ON s.src = a.id AND s.verb = 'signed-by' JOIN g_node i ON i.id = s.dst
+        WHERE e.src IN (${chunk.map(() => '?').join(', ')}) AND e.verb = 'attested-by' AND a.name LIKE 'https://in-toto.io/attestation/vulns%' AND e.revoked_at IS NULL`).all(...chunk) as { id: number; log_index: number; signer: string; props: string | null }[];
+      for (const r of rows) {
+        if (!this.scanSigner.test(r.signer) || props(r)['thirdParty'] === true) continue;
+        const id = Number(r.id);
+        if (Number(r.log_index) > (out.get(id) ?? -1)) out.set(id, Number(r.log_index));
+      }
     }
     return out;
   }
@@ -182,7 +219,7 @@ export class GraphQueries {
   private evidenceAt(logIndex: number, withPredicate = false): { predicateType: string; signer?: string; predicate?: Record<string, unknown> } {
     let e = this.evidenceCache.get(logIndex);
     if (!e) {
-      const r = this.db.prepare(`SELECT a.name, i.key AS signer, s.props FROM g_node a LEFT JOIN g_edge s ON s.src = a.id AND s.verb = 'signed-by' LEFT JOIN g_node i ON i.id = s.dst
+      const r = this.st(`SELECT a.name, i.key AS signer, s.props FROM g_node a LEFT JOIN g_edge s ON s.src = a.id AND s.verb = 'signed-by' LEFT JOIN g_node i ON i.id = s.dst
         WHERE a.kind = 'attestation' AND a.key = ?`).get(`log:${logIndex}`) as { name: string | null; signer: string | null; props: string | null } | undefined;
       // Evidence ingested from elsewhere (\`ssf ingest\`) is never this factory's own.
       const own = r?.signer && props({ props: r.props ?? null })['thirdParty'] !== true;
@@ -190,7 +227,7 @@ export class GraphQueries {
       this.evidenceCache.set(logIndex, e);
     }
     if (withPredicate && e.predicate === undefined) {
-      const row = this.db.prepare('SELECT payload FROM evidence WHERE log_index = ?').get(logIndex) as { payload: Buffer } | undefined;
+      const row = this.st('SELECT payload FROM evidence WHERE log_index = ?').get(logIndex) as { payload: Buffer } | undefined;
       let predicate: Record<string, unknown> = {};
       try {
         if (row) predicate = parseStatementPayload(Buffer.from(row.payload)).predicate;
@@ -209,12 +246,7 @@ export class GraphQueries {
    * --attest\`), or -1. A vulns statement anyone else signed (\`ssf attest\`) is not a scan.
    */
   newestScan(artifact: number): number {
-    const rows = this.db.prepare(`SELECT e.log_index, i.key AS signer, s.props FROM g_edge e JOIN g_node a ON a.id = e.dst
-      JOIN g_edge s ON s.src = a.id AND s.verb = 'signed-by' JOIN g_node i ON i.id = s.dst
-      WHERE e.src = ? AND e.verb = 'attested-by' AND a.name LIKE 'https://in-toto.io/attestation/vulns%' AND e.revoked_at IS NULL
-      ORDER BY e.log_index DESC`).all(artifact) as { log_index: number; signer: string; props: string | null }[];
-    const r = rows.find((x) => this.scanSigner.test(x.signer) && props(x)['thirdParty'] !== true);
-    return r ? Number(r.log_index) : -1;
+    return this.newestScans([artifact]).get(artifact) ?? -1;
   }
 
   /**
@@ -280,9 +312,9 @@ export class GraphQueries {
     const packages = purls ? [...purls].flatMap((x) => componentNode(x) ?? []).map((c) => ({ key: c.key, name: c.name ?? c.key })) : this.out(artifact, 'contains').map((c) => ({ key: c.key, name: c.name ?? c.key }));
     for (const c of packages) for (const k of [c.key, c.name]) covers.set(k, (covers.get(k) ?? new Set<string>()).add(c.key));
     const covered = (subs: readonly string[]): string[] => [...new Set(subs.flatMap((k) => [...(covers.get(k) ?? [])]))];
-    const key = (this.db.prepare('SELECT key FROM g_node WHERE id = ?').get(artifact) as { key: string } | undefined)?.key ?? '';
+    const key = (this.st('SELECT key FROM g_node WHERE id = ?').get(artifact) as { key: string } | undefined)?.key ?? '';
     const newest = this.newestScan(artifact);
-    const direct = this.db.prepare(`SELECT v.key AS vuln, e.log_index FROM g_edge e JOIN g_node v ON v.id = e.dst
+    const direct = this.st(`SELECT v.key AS vuln, e.log_index FROM g_edge e JOIN g_node v ON v.id = e.dst
       WHERE e.src = ? AND e.verb = 'suppressed-by' AND e.revoked_at IS NULL ORDER BY e.log_index`).all(artifact) as { vuln: string; log_index: number }[];
     for (const r of direct) {
       const log = Number(r.log_index);
@@ -299,7 +331,7 @@ export class GraphQueries {
     const keys = [...covers.keys()];
     for (let i = 0; i < keys.length; i += IN_CHUNK) {
       const chunk = keys.slice(i, i + IN_CHUNK);
-      const rows = this.db.prepare(`SELECT c.key AS target, v.key AS vuln, e.log_index FROM g_edge e JOIN g_node c ON c.id = e.src JOIN g_node v ON v.id = e.dst
+      const rows = this.st(`SELECT c.key AS target, v.key AS vuln, e.log_index FROM g_edge e JOIN g_node c ON c.id = e.src JOIN g_node v ON v.id = e.dst
         WHERE e.verb = 'suppressed-by' AND e.revoked_at IS NULL AND c.kind = 'component' AND c.key IN (${chunk.map(() => '?').join(', ')}) ORDER BY e.log_index`).all(...chunk) as { target: string; vuln: string; log_index: number }[];
       for (const r of rows) {
         const a = this.vexAnswer(Number(r.log_index), { kind: 'component', key: r.target }, r.vuln, now);
@@ -351,44 +383,28 @@ export class GraphQueries {
     if (range !== undefined && semver.validRange(range) === null) throw new SsfError('USAGE', `${JSON.stringify(range)} is not a semver range`);
     const exact = c.version !== undefined && c.name !== c.key;
     const rows = (exact
-      ? this.db.prepare("SELECT id, key, version FROM g_node WHERE kind = 'component' AND key = ?").all(c.key)
-      : this.db.prepare("SELECT id, key, version FROM g_node WHERE kind = 'component' AND name = ?").all(c.name ?? c.key)) as { id: number; key: string; version: string | null }[];
+      ? this.st("SELECT id, key, version FROM g_node WHERE kind = 'component' AND key = ?").all(c.key)
+      : this.st("SELECT id, key, version FROM g_node WHERE kind = 'component' AND name = ?").all(c.name ?? c.key)) as { id: number; key: string; version: string | null }[];
     const matched = rows.filter((r) => range === undefined || (r.version !== null && semver.valid(r.version) !== null && semver.satisfies(r.version, range, { includePrerelease: true })));
-    // Components that depend on a matched one, transitively, as each SBOM says: a path counts
-    // for an artifact only when every depends-on edge on it comes from that artifact's own SBOM
-    // (the same evidence as its contains edge), since one package version can resolve its
-    // dependencies differently in two lockfiles.
+    // No walk up the depends-on edges is needed to find the artifacts that have a matched
+    // component through their dependencies: an SBOM lists every component of the tree, and a
+    // depends-on edge of a statement only joins two components that the same statement lists,
+    // each with a contains edge from every subject of that statement (projectStatement). So any
+    // artifact a dependency path reaches contains the matched component through that same
+    // statement directly. (Walking the paths, per SBOM, cost seconds for a package in most of a
+    // fleet's SBOMs: every dependent of it in every SBOM; bench/graph.ts.)
     const direct = new Map<number, string>(matched.map((m) => [Number(m.id), m.key]));
-    const paths = new Map<string, { id: number; log: number; target: string }>();
-    let frontier: { id: number; log: number | null; target: string }[] = [...direct].map(([id, target]) => ({ id, log: null, target }));
-    while (frontier.length > 0) {
-      const byId = new Map<number, { log: number | null; target: string }[]>();
-      for (const x of frontier) byId.set(x.id, [...(byId.get(x.id) ?? []), { log: x.log, target: x.target }]);
-      const next: { id: number; log: number; target: string }[] = [];
-      for (const r of this.inMany([...byId.keys()], ['depends-on'])) {
-        if (r.kind !== 'component') continue;
-        for (const from of byId.get(Number(r.dst)) ?? []) {
-          if (from.log !== null && from.log !== Number(r.log_index)) continue;
-          const k = `${r.id}\u0000${r.log_index}`;
-          if (paths.has(k) || direct.has(Number(r.id))) continue;
-          const p = { id: Number(r.id), log: Number(r.log_index), target: from.target };
-          paths.set(k, p);
-          next.push(p);
-        }
-      }
-      frontier = next;
-    }
-    const reach = new Map<number, { target: string; log: number | null }[]>();
-    for (const [id, target] of direct) reach.set(id, [{ target, log: null }]);
-    for (const p of paths.values()) reach.set(p.id, [...(reach.get(p.id) ?? []), { target: p.target, log: p.log }]);
     const artifacts = new Map<number, { digest: string; via: Set<string>; how: 'contains' | 'built-from'; logIndex: number }>();
-    for (const r of this.inMany([...reach.keys()], ['contains', 'built-from'])) {
+    for (const r of this.inMany([...direct.keys()], ['contains', 'built-from'])) {
       if (r.kind !== 'artifact' || r.revoked_at !== null) continue;
-      const ok = (reach.get(Number(r.dst)) ?? []).filter((x) => x.log === null || (r.verb === 'contains' && x.log === Number(r.log_index)));
-      if (ok.length === 0) continue;
+      const target = direct.get(Number(r.dst));
+      if (target === undefined) continue;
       const hit = artifacts.get(Number(r.id)) ?? { digest: r.key, via: new Set<string>(), how: r.verb as 'contains' | 'built-from', logIndex: Number(r.log_index) };
-      for (const x of ok) hit.via.add(x.target);
-      if (r.verb === 'contains') hit.how = 'contains';
+      hit.via.add(target);
+      if (r.verb === 'contains' && hit.how !== 'contains') {
+        hit.how = 'contains';
+        hit.logIndex = Number(r.log_index);
+      }
       artifacts.set(Number(r.id), hit);
     }
     const deployments = this.deploymentsOf([...artifacts.keys()]);
@@ -404,7 +420,7 @@ export class GraphQueries {
     const out: ({ deployment: string; artifact: string } & Evidenced)[] = [];
     for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
       const chunk = artifactIds.slice(i, i + IN_CHUNK);
-      const rows = this.db.prepare(`SELECT a.key AS artifact, d.key AS deployment, e.log_index, e.observed_at, e.revoked_at
+      const rows = this.st(`SELECT a.key AS artifact, d.key AS deployment, e.log_index, e.observed_at, e.revoked_at
         FROM g_edge e JOIN g_node a ON a.id = e.src JOIN g_node d ON d.id = e.dst
         WHERE e.verb = 'deployed-as' AND e.src IN (${chunk.map(() => '?').join(', ')}) ORDER BY e.log_index`).all(...chunk) as { artifact: string; deployment: string; log_index: number; observed_at: number; revoked_at: number | null }[];
       for (const r of rows) out.push({ deployment: r.deployment, artifact: r.artifact, logIndex: Number(r.log_index), observedAt: iso(r.observed_at), ...(r.revoked_at !== null ? { revoked: true } : {}) });
@@ -419,10 +435,14 @@ export class GraphQueries {
     if (!start) return { ids: [id], nodes: [] };
     seen.set(id, start.id);
     let frontier = [start.id];
+    // Distinct neighbours: every scan that reports the vulnerability repeats its alias edges.
+    const neighbours = this.st(`SELECT n.id, n.key FROM g_node n WHERE n.id IN (
+      SELECT e.dst FROM g_edge e WHERE e.src = ? AND e.verb = 'alias-of'
+      UNION SELECT e.src FROM g_edge e WHERE e.dst = ? AND e.verb = 'alias-of')`);
     while (frontier.length > 0) {
       const next: number[] = [];
       for (const n of frontier) {
-        for (const r of [...this.out(n, 'alias-of'), ...this.in(n, 'alias-of')]) {
+        for (const r of neighbours.all(n, n) as { id: number; key: string }[]) {
           if (seen.has(r.key)) continue;
           seen.set(r.key, Number(r.id));
           next.push(Number(r.id));
@@ -442,16 +462,16 @@ export class GraphQueries {
   affected(vulnerability: string, now: Date = new Date()): AffectedDeployments {
     const { ids, nodes } = this.aliasesOf(vulnerability);
     const idKeys = new Set(ids.map((x) => x.toUpperCase()));
-    const rows = this.inMany(nodes, ['affected-by']).filter((r) => r.kind === 'artifact' && r.revoked_at === null);
-    const newestScan = new Map<number, number>();
-    const scanOf = (artifact: number): number => {
-      let v = newestScan.get(artifact);
-      if (v === undefined) {
-        v = this.newestScan(artifact);
-        newestScan.set(artifact, v);
-      }
-      return v;
-    };
+    const rows: { id: number; key: string; log_index: number; props: string | null }[] = [];
+    for (let i = 0; i < nodes.length; i += IN_CHUNK) {
+      const chunk = nodes.slice(i, i + IN_CHUNK);
+      // Artifacts only, in the query: the components' affected-by edges (one per scan) are as many.
+      for (const r of this.st(`SELECT n.id, n.key, e.log_index, e.props FROM g_edge e JOIN g_node n ON n.id = e.src
+        WHERE e.dst IN (${chunk.map(() => '?').join(', ')}) AND e.verb = 'affected-by' AND n.kind = 'artifact' AND e.revoked_at IS NULL`).all(...chunk) as typeof rows) rows.push(r);
+    }
+    // Every scanned artifact's newest scan, looked up together (one statement per IN_CHUNK artifacts).
+    const newestScan = this.newestScans([...new Set(rows.map((r) => Number(r.id)))]);
+    const scanOf = (artifact: number): number => newestScan.get(artifact) ?? -1;
     const rank: Record<string, number> = { unknown: 0, none: 1, low: 2, medium: 3, high: 4, critical: 5 };
     const found = new Map<number, { digest: string; purls: Set<string>; severity: string; logIndex: number }>();
     for (const r of rows) {
@@ -491,15 +511,23 @@ export class GraphQueries {
   /** Everything an identity (exact, or a glob with *) signed between two times. */
   signedBy(identity: string, from: Date, to: Date): SignedByAnswer {
     const like = identity.includes('*');
-    const rows = this.db.prepare(`SELECT s.id, s.kind, s.key, s.name, s.version, e.log_index, e.observed_at, e.props, e.revoked_at, i.key AS signer
+    const rows = this.st(`SELECT s.id, s.kind, s.key, s.name, s.version, e.log_index, e.observed_at, e.props, e.revoked_at, i.key AS signer
       FROM g_edge e JOIN g_node i ON i.id = e.dst JOIN g_node s ON s.id = e.src
       WHERE i.kind = 'identity' AND ${like ? "i.key LIKE ? ESCAPE '\\'" : 'i.key = ?'} AND e.verb = 'signed-by' AND e.observed_at >= ? AND e.observed_at <= ?
       ORDER BY e.log_index`).all(like ? identity.replace(/[%_\\]/g, '\\$&').replace(/\*/g, '%') : identity, Math.floor(from.getTime() / 1000), Math.floor(to.getTime() / 1000)) as (Row & { signer: string })[];
+    const atts = rows.filter((r) => r.kind === 'attestation');
+    // The subjects of every attestation in the answer, looked up together.
+    const subjects = new Map<number, string[]>();
+    for (const x of this.inMany(atts.map((r) => Number(r.id)), ['attested-by'])) {
+      const list = subjects.get(Number(x.dst)) ?? [];
+      list.push(x.kind === 'task' ? `task:${x.key}` : x.key);
+      subjects.set(Number(x.dst), list);
+    }
     return {
       identity, from: from.toISOString(), to: to.toISOString(),
-      attestations: rows.filter((r) => r.kind === 'attestation').map((r) => ({
+      attestations: atts.map((r) => ({
         predicateType: r.name ?? '', signer: r.signer,
-        subjects: this.in(Number(r.id), 'attested-by').map((x) => (x.kind === 'task' ? `task:${x.key}` : x.key)),
+        subjects: subjects.get(Number(r.id)) ?? [],
         ...evidenced(r),
       })),
     };

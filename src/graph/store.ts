@@ -19,6 +19,7 @@ interface Stmt {
 export class GraphStore {
   private readonly nodeStmts = new Map<number, Stmt>();
   private readonly edgeStmts = new Map<number, Stmt>();
+  private readonly selectStmts = new Map<number, Stmt>();
 
   constructor(readonly db: Db) {
     migrate(db, graphMigrations);
@@ -46,12 +47,43 @@ export class GraphStore {
     return s;
   }
 
+  private selectStmt(n: number): Stmt {
+    let s = this.selectStmts.get(n);
+    if (!s) {
+      s = this.db.prepare<unknown[]>(`SELECT id, key, name FROM g_node WHERE kind = ? AND key IN (${Array.from({ length: n }, () => '?').join(', ')})`);
+      this.selectStmts.set(n, s);
+    }
+    return s;
+  }
+
   /** Node ids for refs, creating the nodes that do not exist yet. */
   nodeIds(refs: readonly NodeRef[]): Map<string, number> {
     const ids = new Map<string, number>();
     const unique = new Map<string, NodeRef>();
     for (const r of refs) unique.set(`${r.kind}\u0000${r.key}`, r);
-    const list = [...unique.values()];
+    // Most nodes of a statement exist already (a fleet's SBOMs share their components): read
+    // those, and upsert only the new ones and those gaining a name. An upsert of an existing
+    // row rewrites it and its name index entry, which cost more than the lookup.
+    const byKind = new Map<string, NodeRef[]>();
+    for (const r of unique.values()) {
+      const group = byKind.get(r.kind);
+      if (group) group.push(r);
+      else byKind.set(r.kind, [r]);
+    }
+    const missing: NodeRef[] = [];
+    for (const [kind, group] of byKind) {
+      for (let i = 0; i < group.length; i += CHUNK) {
+        const chunk = group.slice(i, i + CHUNK);
+        const found = new Map<string, { id: number; name: string | null }>();
+        for (const row of this.selectStmt(chunk.length).all(kind, ...chunk.map((r) => r.key)) as { id: number; key: string; name: string | null }[]) found.set(row.key, row);
+        for (const r of chunk) {
+          const row = found.get(r.key);
+          if (row && (row.name !== null || r.name === undefined)) ids.set(`${kind}\u0000${r.key}`, Number(row.id));
+          else missing.push(r);
+        }
+      }
+    }
+    const list = missing;
     for (let i = 0; i < list.length; i += CHUNK) {
       const chunk = list.slice(i, i + CHUNK);
       const rows = this.nodeStmt(chunk.length).all(...chunk.flatMap((r) => [r.kind, r.key, r.name ?? null, r.version ?? null])) as { id: number; kind: string; key: string }[];

@@ -3,7 +3,7 @@ import { SsfError } from '../core/index.js';
 import { makeStatement } from '../attest/index.js';
 import type { Factory } from '../factory/index.js';
 import { GraphQueries, componentNode } from '../graph/index.js';
-import { PREDICATE, SCANNER, VulnDb, parsePurl, vulnsPredicate, type Component, type Finding, type Sbom } from '../analysis/index.js';
+import { PREDICATE, SCANNER, VulnDb, parsePurl, vulnsPredicate, type Component, type Finding, type VulnReport } from '../analysis/index.js';
 
 /**
  * The operate phase: re-matching what the factory released against the current advisory
@@ -27,6 +27,10 @@ export interface RescanReport {
 }
 
 const WATERMARK = 'rescan.watermark';
+
+function byString(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 function componentOf(purl: string): Component | undefined {
   try {
@@ -98,6 +102,33 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
         }
       })();
     };
+    // A component's findings depend only on its purl, and a fleet's SBOMs share most of their
+    // components: each distinct purl is parsed and matched once per rescan, not once per SBOM
+    // that lists it (matching was ~80% of a full rescan of 1,000 SBOMs of 1,000 components).
+    const parsedPurls = new Map<string, Component | undefined>();
+    const componentFor = (purl: string): Component | undefined => {
+      if (!parsedPurls.has(purl)) parsedPurls.set(purl, componentOf(purl));
+      return parsedPurls.get(purl);
+    };
+    const perComponent = new Map<string, { findings: readonly Finding[]; warnings: readonly string[] }>();
+    const matchAll = (digest: string, components: readonly Component[]): VulnReport => {
+      const findings: Finding[] = [];
+      const warnings = new Set<string>();
+      for (const c of components) {
+        let m = perComponent.get(c.purl);
+        if (!m && index) {
+          const r = index.match({ root: { ref: digest, name: digest, version: '' }, components: [c], dependencies: [], source: { kind: 'cyclonedx', digest }, warnings: [] });
+          m = { findings: r.findings, warnings: r.warnings };
+          perComponent.set(c.purl, m);
+        }
+        if (!m) continue;
+        findings.push(...m.findings);
+        for (const w of m.warnings) warnings.add(w);
+      }
+      // The order index.match gives a whole SBOM: by component purl, advisory id, component ref.
+      findings.sort((x, y) => byString(x.component.purl, y.component.purl) || byString(x.id, y.id) || byString(x.component.ref, y.component.ref));
+      return { db: index?.info ?? info, sbom: digest, findings, warnings: [...warnings] };
+    };
     const identity = candidates.length > 0 ? await f.issueIdentity(['factory', 'rescan']) : undefined;
     const now = Math.floor(f.clock.now().getTime() / 1000);
     const newFindings: RescanReport['newFindings'][number][] = [];
@@ -107,12 +138,8 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
     for (const id of candidates) {
       const digest = (artifactKey.get(id) as { key: string } | undefined)?.key;
       if (!digest || !index || !identity) continue;
-      const components = (contained.all(id) as { key: string }[]).map((r) => componentOf(r.key)).filter((c): c is Component => c !== undefined);
-      const sbom: Sbom = {
-        root: { ref: digest, name: digest, version: '' }, components, dependencies: [{ ref: digest, dependsOn: components.map((c) => c.ref) }],
-        source: { kind: 'cyclonedx', digest }, warnings: [],
-      };
-      const report = index.match(sbom);
+      const components = (contained.all(id) as { key: string }[]).map((r) => componentFor(r.key)).filter((c): c is Component => c !== undefined);
+      const report = matchAll(digest, components);
       // VEX already in the graph that still holds for this artifact (signed by the factory's VEX
       // identity, not expired; see GraphQueries.suppressionsOf) carries over to the rescan, with
       // its expiry: about the artifact, about the finding's package, or carried by its newest
