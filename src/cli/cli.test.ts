@@ -171,8 +171,8 @@ test('log witness: first, advanced, then rollback and split view are refused', (
   assertFails(ssf(['log', 'witness', '--dir', dir, '--state', state, '--checkpoint', 'forged.txt']), 'TLOG_CHECKPOINT');
 });
 
-test('ssf attest refuses the identity paths reserved for the factory, so it cannot forge a build', () => {
-  for (const id of ['factory/builder', 'run/x/task/publish/node/y', 'node/abc', 'operator/pipeline-signer']) {
+test('ssf attest refuses the identity paths reserved for the factory, so it cannot forge a build, a policy or a VEX', () => {
+  for (const id of ['factory/builder', 'run/x/task/publish/node/y', 'node/abc', 'operator/pipeline-signer', 'operator/policy-signer', 'evidence/vex', 'evidence/scan', '/evidence//vex']) {
     const r = ssf(['attest', '--predicate-type', 'slsa-provenance', '--predicate', 'missing.json', '--subject', 'missing.txt', '--identity', id]);
     assert.equal(r.code, 2, `${id}: ${r.err}`);
     assert.match(r.err, /^ssf: error\[USAGE\]: --identity .* reserved/);

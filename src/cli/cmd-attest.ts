@@ -30,7 +30,8 @@ Options:
   --subject FILE       artifact to attest (repeatable)
   --bundle OUT         where to write the bundle
   --identity PATH      SPIFFE path of the signing identity (default: cli/attest);
-                       factory/, run/, node/ and operator/ are reserved
+                       factory/, run/, node/, operator/ and evidence/ are
+                       reserved
   --minutes N          identity validity in minutes (default: the factory's)
   --dir D              factory data directory
   -h, --help           show this help`,
@@ -46,7 +47,7 @@ Options:
   async run(a, io) {
     const identityPath = (str(a, 'identity') ?? 'cli/attest').split('/').filter((s) => s !== '');
     if ((Factory.RESERVED_PATHS as readonly string[]).includes(identityPath[0] ?? '')) {
-      throw new SsfError('USAGE', `--identity ${identityPath.join('/')}: paths under ${Factory.RESERVED_PATHS.map((p) => `${p}/`).join(', ')} are reserved for the factory's own identities (builder, run tasks, nodes, pipeline signer)`);
+      throw new SsfError('USAGE', `--identity ${identityPath.join('/')}: paths under ${Factory.RESERVED_PATHS.map((p) => `${p}/`).join(', ')} are reserved for the factory's own identities (builder, run tasks, nodes, pipeline and policy signers, evidence and VEX signers)`);
     }
     const typeArg = need(a, 'predicate-type', 'attest');
     const predicateType = PREDICATE_ALIASES[typeArg] ?? typeArg;

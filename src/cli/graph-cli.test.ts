@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { AffectedDeployments, BlastRadius, ProvenanceTree, SbomDiff, SignedByAnswer } from '../graph/index.js';
 import type { FsckReport, RescanReport } from '../operate/index.js';
+import { makeStatement } from '../attest/index.js';
+import { Factory } from '../factory/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'ssf.js');
@@ -364,7 +366,7 @@ describe('ssf query affected and VEX', () => {
     }
   });
 
-  test('VEX the pipeline would refuse does not suppress: signed by another identity, or expired', () => {
+  test('VEX the pipeline would refuse does not suppress: signed by another identity, or expired', async () => {
     // `ssf attest` signs any predicate as cli/attest: not the factory's VEX identity.
     // (Image B stays suppressed in each copy: the signed VEX of the test before.)
     const other = copyFactory('f-vex-other-signer');
@@ -375,8 +377,15 @@ describe('ssf query affected and VEX', () => {
     assert.deepEqual(r1.deployments.map((d) => d.deployment), [WEB]);
     // The right identity, but the document expired long ago (ssf vex sign refuses a past expiry).
     const expired = copyFactory('f-vex-expired');
-    writeFileSync(join(tmp, 'vex-expired.json'), vexDoc('expired', DEBUG_CVE, [{ '@id': imageA }, { '@id': 'pkg:npm/debug' }], { expires: '2020-01-01T00:00:00Z' }));
-    ok(ssf(['attest', '--predicate-type', 'https://openvex.dev/ns/v0.2.0', '--predicate', 'vex-expired.json', '--subject', 'vex-expired.json', '--identity', 'evidence/vex', '--bundle', 'vex-expired.sigstore.json', '--dir', expired]));
+    // `ssf attest` refuses evidence/ identities, so this signs in-process, as `ssf vex sign` would have long ago.
+    const doc = vexDoc('expired', DEBUG_CVE, [{ '@id': imageA }, { '@id': 'pkg:npm/debug' }], { expires: '2020-01-01T00:00:00Z' });
+    const fx = Factory.open(join(tmp, expired));
+    try {
+      const identity = await fx.issueIdentity(['evidence', 'vex']);
+      fx.attest([{ statement: makeStatement([{ name: 'vex-expired.json', digest: { sha256: createHash('sha256').update(doc).digest('hex') } }], 'https://openvex.dev/ns/v0.2.0', JSON.parse(doc) as Record<string, unknown>), identity }]);
+    } finally {
+      fx.close();
+    }
     const r2 = json<AffectedDeployments>(['query', 'affected', DEBUG_ADV], expired);
     assert.deepEqual(r2.suppressed.map((x) => x.digest), [imageB]);
     assert.deepEqual(r2.deployments.map((d) => d.deployment), [WEB]);

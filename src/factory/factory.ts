@@ -111,10 +111,11 @@ export class Factory {
 
   /**
    * SPIFFE path prefixes the factory issues for itself; a verifier trusts them to mean "the
-   * factory's builder", "a task of a run", "a measured node", "the pipeline signer". Only the
-   * factory's own code may issue them (`reserved: true`); `ssf attest` cannot.
+   * factory's builder", "a task of a run", "a measured node", "the pipeline and policy
+   * signers", "the evidence signers" (evidence/vex is what the deploy gate and the graph
+   * accept VEX from). Only the factory's own commands issue them; `ssf attest` cannot.
    */
-  static readonly RESERVED_PATHS = ['factory', 'run', 'node', 'operator'] as const;
+  static readonly RESERVED_PATHS = ['factory', 'run', 'node', 'operator', 'evidence'] as const;
 
   /** Issues a short-lived identity `spiffe://<td>/<path…>`; its key stays in this process. */
   issueIdentity(path: readonly string[], minutes?: number): Promise<WorkloadIdentity> {
