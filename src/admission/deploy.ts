@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { SsfError, isSsfError, type Clock } from '../core/index.js';
 import type { Factory } from '../factory/index.js';
+import { vexProductTargets } from '../graph/index.js';
 import { OciLayout } from '../repository/index.js';
 import { verifyProvenanceChain, type BundleVerifier, type ChainReport } from '../verify/index.js';
 import {
@@ -73,12 +74,13 @@ function vexFor(f: Factory, verifier: BundleVerifier, digest: string, now: Date,
       rejected.push(`VEX at log index ${logIndex}: signed by ${v.signer.identity ?? 'a key'}, not this factory's VEX identity`);
       continue;
     }
-    const p = v.statement.predicate as { expires?: string; timestamp?: string; statements?: { vulnerability?: { name?: string; aliases?: string[] }; products?: { '@id'?: string }[]; status?: string; justification?: string; expires?: string; timestamp?: string }[] };
+    const p = v.statement.predicate as { expires?: string; timestamp?: string; statements?: { vulnerability?: { name?: string; aliases?: string[] }; products?: unknown[]; status?: string; justification?: string; expires?: string; timestamp?: string }[] };
     facts.push({ predicateType: v.statement.predicateType, signer: v.signer.identity ?? '', logIndex: v.logIndex, aboutArtifact: true, predicate: v.statement.predicate as Record<string, unknown> });
     for (const st of p.statements ?? []) {
       const expires = st.expires ?? p.expires;
       if (!expires || Date.parse(expires) <= now.getTime()) continue;
-      if (!(st.products ?? []).some((x) => (x['@id'] ?? '').endsWith(digest))) continue;
+      // Products are read as the graph reads them (an @id, a pkg:oci purl, or a sha-256 hash).
+      if (!vexProductTargets(st.products ?? []).some((n) => n.kind === 'artifact' && n.key === digest)) continue;
       const time = st.timestamp ?? p.timestamp ?? '';
       for (const id of [st.vulnerability?.name, ...(st.vulnerability?.aliases ?? [])]) {
         if (!id || !st.status) continue;

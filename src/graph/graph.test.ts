@@ -141,10 +141,10 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     // by alias, as the CVE
     const byCve = q.affected('CVE-2026-1111');
     assert.deepEqual(byCve.artifacts.map((x) => x.digest).sort(), [A, B]);
-    // a VEX statement about B: not affected
+    // a VEX statement about B, naming it as OpenVEX examples do (a pkg:oci purl): not affected
     await sign(makeStatement([{ name: 'vex', digest: { sha256: 'fe'.repeat(32) } }], PREDICATE.openvex, {
       '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'urn:x', author: 'test', timestamp: '2026-12-01T00:00:00Z', version: 1, expires: new Date(Date.now() + 86_400_000).toISOString(),
-      statements: [{ vulnerability: { name: 'GHSA-test-ms00-0001' }, products: [{ '@id': B }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }],
+      statements: [{ vulnerability: { name: 'GHSA-test-ms00-0001' }, products: [{ '@id': `pkg:oci/small@${B.replace(':', '%3A')}?repository_url=registry.example/shop` }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }],
     }), ['evidence', 'vex']);
     const withVex = q.affected('GHSA-test-ms00-0001');
     assert.deepEqual(withVex.artifacts.map((x) => x.digest), [A]);
@@ -183,6 +183,18 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     const resolved = await rescan(f);
     assert.deepEqual(resolved.resolvedFindings.map((x) => [x.artifact, x.vulnerability]), [[A, 'GHSA-test-chlk-0002']]);
     assert.deepEqual(q.affected('GHSA-test-chlk-0002').artifacts, []);
+    // A VEX about the package in every artifact, naming the CVE alias in lower case (as authors
+    // write it): both artifacts are answered for, by the id and by its alias.
+    const vexLog = await sign(makeStatement([{ name: 'vex-ms', digest: { sha256: 'fd'.repeat(32) } }], PREDICATE.openvex, {
+      '@context': 'https://openvex.dev/ns/v0.2.0', '@id': 'urn:y', author: 'test', timestamp: '2026-12-02T00:00:00Z', version: 1, expires: new Date(Date.now() + 86_400_000).toISOString(),
+      statements: [{ vulnerability: { name: 'cve-2026-1111' }, products: [{ '@id': 'pkg:npm/ms@2.0.0' }], status: 'not_affected', justification: 'vulnerable_code_not_present' }],
+    }), ['evidence', 'vex']);
+    for (const id of ['GHSA-test-ms00-0001', 'CVE-2026-1111']) {
+      const all = q.affected(id);
+      assert.deepEqual(all.artifacts, [], id);
+      assert.deepEqual(all.deployments, [], id);
+      assert.deepEqual(all.suppressed.map((x) => [x.digest, x.logIndex]).sort(), [[A, vexLog], [B, vexLog]], id);
+    }
   });
 
   test('signed-by: everything an identity signed in a window; revoking it marks those edges', async () => {

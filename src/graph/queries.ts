@@ -305,39 +305,83 @@ export class GraphQueries {
    * expired, and what its newest scan carried (VEX applied when it was made, not yet expired).
    */
   suppressionsOf(artifact: number, now: Date, purls?: Iterable<string>): Suppression[] {
-    const out: Suppression[] = [];
-    // The packages asked about (default: every one the artifact contains), by the keys a
-    // statement can name them with: every version (pkg:npm/x) or one (pkg:npm/x@1.2.3).
-    const covers = new Map<string, Set<string>>();
-    const packages = purls ? [...purls].flatMap((x) => componentNode(x) ?? []).map((c) => ({ key: c.key, name: c.name ?? c.key })) : this.out(artifact, 'contains').map((c) => ({ key: c.key, name: c.name ?? c.key }));
-    for (const c of packages) for (const k of [c.key, c.name]) covers.set(k, (covers.get(k) ?? new Set<string>()).add(c.key));
-    const covered = (subs: readonly string[]): string[] => [...new Set(subs.flatMap((k) => [...(covers.get(k) ?? [])]))];
     const key = (this.st('SELECT key FROM g_node WHERE id = ?').get(artifact) as { key: string } | undefined)?.key ?? '';
-    const newest = this.newestScan(artifact);
-    const direct = this.st(`SELECT v.key AS vuln, e.log_index FROM g_edge e JOIN g_node v ON v.id = e.dst
-      WHERE e.src = ? AND e.verb = 'suppressed-by' AND e.revoked_at IS NULL ORDER BY e.log_index`).all(artifact) as { vuln: string; log_index: number }[];
-    for (const r of direct) {
-      const log = Number(r.log_index);
-      const kind = attestationKind(this.evidenceAt(log).predicateType);
-      if (kind === 'vulns') {
-        if (log === newest) out.push(...this.scanAnswers(log, r.vuln, now));
-      } else {
-        const a = this.vexAnswer(log, { kind: 'artifact', key }, r.vuln, now);
-        if (!a) continue;
-        const { subcomponents, ...rest } = a;
-        out.push(subcomponents ? { ...rest, purls: covered(subcomponents) } : rest);
+    const packages = purls ? [...purls] : this.out(artifact, 'contains').map((c) => c.key);
+    return this.suppressionsMany(new Map([[artifact, { key, purls: packages }]]), now).get(artifact) ?? [];
+  }
+
+  /**
+   * suppressionsOf for many artifacts at once (each with the packages asked about). With
+   * `vulnerabilities` (node ids: an id and its aliases), only the answers about those, found
+   * from the suppressed-by edges into them (a handful, however many artifacts are asked about)
+   * instead of every artifact's and package's.
+   */
+  private suppressionsMany(artifacts: ReadonlyMap<number, { key: string; purls: Iterable<string> }>, now: Date, vulnerabilities?: readonly number[]): Map<number, Suppression[]> {
+    const out = new Map<number, Suppression[]>();
+    // Per artifact, the packages asked about by the keys a statement can name them with: every
+    // version (pkg:npm/x) or one (pkg:npm/x@1.2.3); and which artifacts have each key.
+    const covers = new Map<number, Map<string, Set<string>>>();
+    const holders = new Map<string, Set<number>>();
+    for (const [id, a] of artifacts) {
+      const m = new Map<string, Set<string>>();
+      for (const purl of a.purls) {
+        const c = componentNode(purl);
+        if (!c) continue;
+        for (const k of [c.key, c.name ?? c.key]) {
+          m.set(k, (m.get(k) ?? new Set<string>()).add(c.key));
+          holders.set(k, (holders.get(k) ?? new Set<number>()).add(id));
+        }
       }
+      covers.set(id, m);
     }
-    const keys = [...covers.keys()];
-    for (let i = 0; i < keys.length; i += IN_CHUNK) {
-      const chunk = keys.slice(i, i + IN_CHUNK);
-      const rows = this.st(`SELECT c.key AS target, v.key AS vuln, e.log_index FROM g_edge e JOIN g_node c ON c.id = e.src JOIN g_node v ON v.id = e.dst
-        WHERE e.verb = 'suppressed-by' AND e.revoked_at IS NULL AND c.kind = 'component' AND c.key IN (${chunk.map(() => '?').join(', ')}) ORDER BY e.log_index`).all(...chunk) as { target: string; vuln: string; log_index: number }[];
-      for (const r of rows) {
-        const a = this.vexAnswer(Number(r.log_index), { kind: 'component', key: r.target }, r.vuln, now);
+    const covered = (id: number, subs: readonly string[]): string[] => [...new Set(subs.flatMap((k) => [...(covers.get(id)?.get(k) ?? [])]))];
+    const push = (id: number, x: Suppression): void => {
+      const list = out.get(id);
+      if (list) list.push(x);
+      else out.set(id, [x]);
+    };
+    type Edge = { src: number; kind: string; target: string; vuln: string; log_index: number };
+    const edges: Edge[] = [];
+    const SELECT = `SELECT e.src, n.kind, n.key AS target, v.key AS vuln, e.log_index FROM g_edge e JOIN g_node n ON n.id = e.src JOIN g_node v ON v.id = e.dst
+      WHERE e.verb = 'suppressed-by' AND e.revoked_at IS NULL`;
+    const collect = (sql: string, values: readonly (number | string)[]): void => {
+      for (let i = 0; i < values.length; i += IN_CHUNK) {
+        const chunk = values.slice(i, i + IN_CHUNK);
+        for (const r of this.st(`${SELECT} AND ${sql} IN (${chunk.map(() => '?').join(', ')})`).all(...chunk) as Edge[]) edges.push(r);
+      }
+    };
+    if (vulnerabilities) {
+      collect('e.dst', vulnerabilities);
+    } else {
+      collect('e.src', [...artifacts.keys()]);
+      collect("n.kind = 'component' AND n.key", [...holders.keys()]);
+    }
+    const scanned = [...new Set(edges.filter((e) => e.kind === 'artifact' && artifacts.has(Number(e.src))).map((e) => Number(e.src)))];
+    const newest = this.newestScans(scanned);
+    const answerCache = new Map<string, ReturnType<GraphQueries['vexAnswer']>>();
+    for (const r of edges.sort((x, y) => Number(x.log_index) - Number(y.log_index))) {
+      const log = Number(r.log_index);
+      const src = Number(r.src);
+      if (r.kind === 'artifact') {
+        const a = artifacts.get(src);
         if (!a) continue;
-        const { subcomponents: _, ...rest } = a;
-        out.push({ ...rest, purls: covered([r.target]) });
+        if (attestationKind(this.evidenceAt(log).predicateType) === 'vulns') {
+          if (log === newest.get(src)) for (const x of this.scanAnswers(log, r.vuln, now)) push(src, x);
+          continue;
+        }
+        const ans = this.vexAnswer(log, { kind: 'artifact', key: a.key }, r.vuln, now);
+        if (!ans) continue;
+        const { subcomponents, ...rest } = ans;
+        push(src, subcomponents ? { ...rest, purls: covered(src, subcomponents) } : rest);
+      } else if (r.kind === 'component') {
+        const ids = holders.get(r.target);
+        if (!ids) continue;
+        const k = `${log}\u0000${r.target}\u0000${r.vuln}`;
+        if (!answerCache.has(k)) answerCache.set(k, this.vexAnswer(log, { kind: 'component', key: r.target }, r.vuln, now));
+        const ans = answerCache.get(k);
+        if (!ans) continue;
+        const { subcomponents: _, ...rest } = ans;
+        for (const id of ids) push(id, { ...rest, purls: covered(id, [r.target]) });
       }
     }
     return out;
@@ -428,6 +472,17 @@ export class GraphQueries {
     return out;
   }
 
+  /** Vulnerability nodes whose key is one of `ids` in any letter case. */
+  private vulnerabilityNodesLike(ids: readonly string[]): number[] {
+    const upper = [...new Set(ids.map((x) => x.toUpperCase()))];
+    const out: number[] = [];
+    for (let i = 0; i < upper.length; i += IN_CHUNK) {
+      const chunk = upper.slice(i, i + IN_CHUNK);
+      for (const r of this.st(`SELECT id FROM g_node WHERE kind = 'vulnerability' AND upper(key) IN (${chunk.map(() => '?').join(', ')})`).all(...chunk) as { id: number }[]) out.push(Number(r.id));
+    }
+    return out;
+  }
+
   /** The vulnerability's id and every alias, in both directions. */
   aliasesOf(id: string): { ids: string[]; nodes: number[] } {
     const seen = new Map<string, number>();
@@ -487,8 +542,12 @@ export class GraphQueries {
     }
     const affected = new Map<number, { digest: string; purls: string[]; severity: string; logIndex: number }>();
     const suppressed: { digest: string; status: string; logIndex: number }[] = [];
+    // The VEX answers about this vulnerability for every affected artifact, from the suppressed-by
+    // edges into its nodes (an id written in another case, as a VEX author may, counts too).
+    const vulnNodes = [...new Set([...nodes, ...this.vulnerabilityNodesLike(ids)])];
+    const answersOf = this.suppressionsMany(new Map([...found].map(([id, hit]) => [id, { key: hit.digest, purls: hit.purls }])), now, vulnNodes);
     for (const [id, hit] of found) {
-      const answers = this.suppressionsOf(id, now, hit.purls).filter((s) => idKeys.has(s.vulnerability.toUpperCase()));
+      const answers = (answersOf.get(id) ?? []).filter((s) => idKeys.has(s.vulnerability.toUpperCase()));
       const whole = answers.some((s) => s.purls === undefined);
       const covered = new Set(answers.flatMap((s) => s.purls ?? []));
       const left = whole ? [] : [...hit.purls].filter((x) => !covered.has(x)).sort();

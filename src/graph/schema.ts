@@ -66,4 +66,11 @@ export const graphMigrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    id: '0303_graph_vulnerability_case',
+    up(db) {
+      // `ssf query affected` also finds VEX that writes an id in another letter case.
+      db.exec('CREATE INDEX g_node_upper_key ON g_node(kind, upper(key))');
+    },
+  },
 ];
