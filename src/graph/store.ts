@@ -1,5 +1,5 @@
 import { SsfError } from '../core/index.js';
-import { migrate, type Db } from '../store/index.js';
+import { migrate, pgTextArray, type Db } from '../store/index.js';
 import { graphMigrations } from './schema.js';
 import type { EdgeSpec, EvidenceFacts, NodeRef } from './project.js';
 
@@ -56,6 +56,24 @@ export class GraphStore {
     return s;
   }
 
+  /** The existing nodes of one kind among `keys`: id, key and name. */
+  private existing(kind: string, keys: readonly string[]): { id: number; key: string; name: string | null }[] {
+    type R = { id: number; key: string; name: string | null };
+    if (this.db.dialect === 'postgres') {
+      // One statement for any number of keys, planned as index lookups (see pgTextArray).
+      this.pgSelect ??= this.db.prepare<unknown[]>('SELECT n.id, n.key, n.name FROM unnest(CAST(? AS text[])) AS k(key) JOIN g_node n ON n.kind = ? AND n.key = k.key');
+      return this.pgSelect.all(pgTextArray(keys), kind) as R[];
+    }
+    const out: R[] = [];
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const chunk = keys.slice(i, i + CHUNK);
+      for (const r of this.selectStmt(chunk.length).all(kind, ...chunk) as R[]) out.push(r);
+    }
+    return out;
+  }
+
+  private pgSelect: Stmt | undefined;
+
   /** Node ids for refs, creating the nodes that do not exist yet. */
   nodeIds(refs: readonly NodeRef[]): Map<string, number> {
     const ids = new Map<string, number>();
@@ -72,15 +90,12 @@ export class GraphStore {
     }
     const missing: NodeRef[] = [];
     for (const [kind, group] of byKind) {
-      for (let i = 0; i < group.length; i += CHUNK) {
-        const chunk = group.slice(i, i + CHUNK);
-        const found = new Map<string, { id: number; name: string | null }>();
-        for (const row of this.selectStmt(chunk.length).all(kind, ...chunk.map((r) => r.key)) as { id: number; key: string; name: string | null }[]) found.set(row.key, row);
-        for (const r of chunk) {
-          const row = found.get(r.key);
-          if (row && (row.name !== null || r.name === undefined)) ids.set(`${kind}\u0000${r.key}`, Number(row.id));
-          else missing.push(r);
-        }
+      const found = new Map<string, { id: number; name: string | null }>();
+      for (const row of this.existing(kind, group.map((r) => r.key))) found.set(row.key, row);
+      for (const r of group) {
+        const row = found.get(r.key);
+        if (row && (row.name !== null || r.name === undefined)) ids.set(`${kind}\u0000${r.key}`, Number(row.id));
+        else missing.push(r);
       }
     }
     const list = missing;

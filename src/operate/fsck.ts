@@ -130,5 +130,9 @@ export function fsck(f: Factory, opts: { limit?: number; graph?: boolean } = {})
   for (let i = 0; i < size; i++) if (!seen.has(i)) report('evidence', `log index ${i}`, 'the log entry has no evidence row (deleted row)');
   const orphans = opts.graph === false ? [] : db.prepare('SELECT DISTINCT e.log_index AS i FROM g_edge e LEFT JOIN evidence v ON v.log_index = e.log_index WHERE v.id IS NULL').all() as { i: number }[];
   for (const o of orphans) report('graph', `log index ${o.i}`, 'graph edges name evidence that does not exist (inserted edges)');
+  // PostgreSQL keeps no foreign keys on edges (docs/storage.md): an edge to a missing node is tampering too.
+  const dangling = opts.graph === false ? [] : db.prepare(`SELECT e.log_index AS i, COUNT(*) AS n FROM g_edge e LEFT JOIN g_node s ON s.id = e.src LEFT JOIN g_node d ON d.id = e.dst
+    WHERE s.id IS NULL OR d.id IS NULL GROUP BY e.log_index ORDER BY e.log_index`).all() as { i: number; n: number }[];
+  for (const o of dangling) report('graph', `log index ${o.i}`, Number(o.n) === 1 ? 'a graph edge names a node that does not exist (deleted node)' : `${o.n} graph edges name nodes that do not exist (deleted node)`);
   return { ok: count === 0, logSize: size, checkpointsChecked: log.checkpointsChecked, evidenceChecked, edgesChecked, problems, problemCount: count };
 }

@@ -123,6 +123,12 @@ test('inserted, deleted and edited graph edges are found against their evidence'
   });
   assert.match(problems(edit), /inserted or edited edge/);
   assert.match(problems(edit), /deleted edge/);
+  // A node deleted from under its edges (SQLite's foreign keys switched off first; PostgreSQL keeps none on edges).
+  const node = tampered('node-del', (db) => {
+    db.pragma('foreign_keys = OFF');
+    db.prepare("DELETE FROM g_node WHERE id = (SELECT dst FROM g_edge WHERE verb = 'contains' ORDER BY id LIMIT 1)").run();
+  });
+  assert.match(problems(node), /graph log index \d+: (a graph edge names a node|\d+ graph edges name nodes) that do(es)? not exist \(deleted node\)/);
 });
 
 test('SIGKILL during ingest leaves a store that opens and passes fsck', async () => {

@@ -89,3 +89,14 @@ export function migrate(db: Db, migrations: readonly Migration[]): string[] {
     throw new SsfError('STORE_FAILED', `database migration failed: ${(e as Error).message}`, { cause: e });
   }
 }
+
+/**
+ * A PostgreSQL array literal of text values (`{"a","b"}`), to bind as one parameter where a
+ * statement reads `unnest(CAST(? AS text[]))`: PostgreSQL's planner runs a join against such
+ * a list as index lookups, where a long `IN (?, …)` list of parameters becomes, once it
+ * switches to a generic plan, a sequential scan comparing each row with every parameter
+ * (docs/storage.md).
+ */
+export function pgTextArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}
