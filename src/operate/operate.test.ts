@@ -1,11 +1,11 @@
 /**
- * fsck against real tampering of a real store (each case on its own copy of the data
- * directory), and a SIGKILL in the middle of ingest.
+ * fsck against real tampering of a real store (each case on a factory of its own), and a
+ * SIGKILL in the middle of ingest; on SQLite and on PostgreSQL.
  */
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,38 +14,47 @@ import { Factory, initFactory } from '../factory/index.js';
 import { SLSA_PROVENANCE_V1, makeProvenance, makeStatement } from '../attest/index.js';
 import { PREDICATE, readLockfile, toCycloneDx } from '../analysis/index.js';
 import { openDb } from '../store/index.js';
+import { testBackends, type TestBackend } from '../store/testing.js';
 import { fsck } from './index.js';
 
 const TD = 'fsck.test.internal';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 let tmp: string;
-let base: string;
+let serial = 0;
 
-before(async () => {
+before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'ssf-fsck-'));
-  base = join(tmp, 'base');
-  await initFactory({ dir: base, trustDomain: TD, clock: systemClock, passphrase: 'fsck test passphrase' });
-  const f = Factory.open(base);
-  const sbom = toCycloneDx(readLockfile(join(root, 'src/analysis/lockfile/testdata/npm-small/package-lock-v3.json')));
-  const id = await f.issueIdentity(['run', '20261202-000000-aaaaaa', 'task', 'sbom', 'node', 'n1']);
-  const builder = await f.issueIdentity(['factory', 'builder']);
-  for (let i = 0; i < 3; i++) {
-    const digest = String(i).repeat(64);
-    f.attest([
-      { statement: makeStatement([{ name: `a${i}`, digest: { sha256: digest } }], PREDICATE.cyclonedx, sbom), identity: id },
-      { statement: makeStatement([{ name: `a${i}`, digest: { sha256: digest } }], SLSA_PROVENANCE_V1, makeProvenance({ buildType: 'https://ssf.invalid/buildtypes/pipeline/v1', externalParameters: {}, builderId: `spiffe://${TD}/factory/builder`, invocationId: `20261202-00000${i}-aaaaaa` })), identity: builder },
-    ]);
-  }
-  f.close();
 });
 
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** fsck of a copy of the base factory after `tamper` ran on its database. */
-function tampered(name: string, tamper: (db: ReturnType<typeof openDb>) => void): ReturnType<typeof fsck> {
-  const dir = join(tmp, name);
-  cpSync(base, dir, { recursive: true });
-  const db = openDb(join(dir, 'ssf.db'));
+/** A factory holding three SBOMs and their provenance (log indices 0-5), on the backend's store. */
+async function makeFactory(backend: TestBackend, name: string): Promise<{ dir: string; store: string }> {
+  const dir = join(tmp, `${backend.name}-${name}-${serial++}`);
+  const store = backend.name === 'postgres' ? backend.location() : join(dir, 'ssf.db');
+  await initFactory({ dir, trustDomain: TD, clock: systemClock, passphrase: 'fsck test passphrase', ...(backend.name === 'postgres' ? { store } : {}) });
+  const f = Factory.open(dir);
+  try {
+    const sbom = toCycloneDx(readLockfile(join(root, 'src/analysis/lockfile/testdata/npm-small/package-lock-v3.json')));
+    const id = await f.issueIdentity(['run', '20261202-000000-aaaaaa', 'task', 'sbom', 'node', 'n1']);
+    const builder = await f.issueIdentity(['factory', 'builder']);
+    for (let i = 0; i < 3; i++) {
+      const digest = String(i).repeat(64);
+      f.attest([
+        { statement: makeStatement([{ name: `a${i}`, digest: { sha256: digest } }], PREDICATE.cyclonedx, sbom), identity: id },
+        { statement: makeStatement([{ name: `a${i}`, digest: { sha256: digest } }], SLSA_PROVENANCE_V1, makeProvenance({ buildType: 'https://ssf.invalid/buildtypes/pipeline/v1', externalParameters: {}, builderId: `spiffe://${TD}/factory/builder`, invocationId: `20261202-00000${i}-aaaaaa` })), identity: builder },
+      ]);
+    }
+  } finally {
+    f.close();
+  }
+  return { dir, store };
+}
+
+/** fsck of a fresh factory after `tamper` ran on its database, as someone with write access to the store could. */
+async function tampered(backend: TestBackend, name: string, tamper: (db: ReturnType<typeof openDb>) => void): Promise<ReturnType<typeof fsck>> {
+  const { dir, store } = await makeFactory(backend, name);
+  const db = openDb(store);
   try {
     tamper(db);
   } finally {
@@ -61,118 +70,121 @@ function tampered(name: string, tamper: (db: ReturnType<typeof openDb>) => void)
 
 const problems = (r: ReturnType<typeof fsck>): string => r.problems.map((p) => `${p.area} ${p.where}: ${p.problem}`).join('\n');
 
-test('an untouched store passes fsck', () => {
-  const f = Factory.open(base);
-  try {
-    const r = fsck(f);
-    assert.equal(r.ok, true, problems(r));
-    assert.equal(r.logSize, 6);
-    assert.equal(r.evidenceChecked, 6);
-    assert.ok(r.edgesChecked > 50);
-  } finally {
-    f.close();
-  }
-});
-
-test('an edited payload is found (its hash, the logged hash and the signature all disagree)', () => {
-  const r = tampered('payload', (db) => {
-    const row = db.prepare('SELECT payload FROM evidence WHERE log_index = 2').get() as { payload: Buffer };
-    const p = Buffer.from(row.payload);
-    p[p.length - 3] = (p[p.length - 3] ?? 0) ^ 1;
-    db.prepare('UPDATE evidence SET payload = ? WHERE log_index = 2').run(p);
-  });
-  assert.equal(r.ok, false);
-  assert.match(problems(r), /evidence log index 2: the stored payload does not match its recorded sha256/);
-  assert.match(problems(r), /DSSE signature does not verify/);
-});
-
-test('a deleted evidence row and an inserted one are found', () => {
-  const del = tampered('deleted', (db) => {
-    db.prepare('DELETE FROM evidence_subject WHERE evidence_id = (SELECT id FROM evidence WHERE log_index = 1)').run();
-    db.prepare('DELETE FROM evidence WHERE log_index = 1').run();
-  });
-  assert.match(problems(del), /evidence log index 1: the log entry has no evidence row \(deleted row\)/);
-  assert.match(problems(del), /graph log index 1: graph edges name evidence that does not exist/);
-  const ins = tampered('inserted', (db) => {
-    db.prepare(`INSERT INTO evidence (log_index, payload_sha256, payload_type, payload, signature, certificate_id, predicate_type, integrated_time, entry_timestamp, checkpoint_size)
-      SELECT 99, payload_sha256, payload_type, payload, signature, certificate_id, predicate_type, integrated_time, entry_timestamp, checkpoint_size FROM evidence WHERE log_index = 0`).run();
-  });
-  assert.match(problems(ins), /evidence log index 99: an evidence row for a log entry that does not exist/);
-});
-
-test('an edited time breaks the signed entry timestamp; an edited tree row breaks the log', () => {
-  const time = tampered('time', (db) => db.prepare('UPDATE evidence SET integrated_time = integrated_time - 86400 WHERE log_index = 3').run());
-  assert.match(problems(time), /log index 3: the signed entry timestamp does not verify/);
-  const leaf = tampered('leaf', (db) => db.prepare("UPDATE tlog_leaves SET data = CAST(REPLACE(CAST(data AS TEXT), 'sha256', 'sha512') AS BLOB) WHERE idx = 4").run());
-  assert.equal(leaf.ok, false);
-  assert.match(problems(leaf), /log (tree|checkpoint)/);
-});
-
-test('inserted, deleted and edited graph edges are found against their evidence', () => {
-  const ins = tampered('edge-ins', (db) => {
-    const a = db.prepare("SELECT id FROM g_node WHERE kind = 'artifact' LIMIT 1").get() as { id: number };
-    const c = db.prepare("SELECT id FROM g_node WHERE kind = 'component' LIMIT 1").get() as { id: number };
-    db.prepare("INSERT INTO g_edge (src, verb, dst, log_index, observed_at, props) VALUES (?, 'deployed-as', ?, 0, 0, NULL)").run(a.id, c.id);
-  });
-  assert.match(problems(ins), /graph log index 0: edge artifact sha256:0+ deployed-as component .* is not in its evidence \(inserted or edited edge\)/);
-  const del = tampered('edge-del', (db) => db.prepare("DELETE FROM g_edge WHERE id = (SELECT MIN(id) FROM g_edge WHERE verb = 'contains')").run());
-  assert.match(problems(del), /edge artifact .* contains component .* of this evidence is missing \(deleted edge\)/);
-  const edit = tampered('edge-edit', (db) => {
-    db.prepare("INSERT INTO g_node (kind, key, name, version) VALUES ('component', 'pkg:npm/evil@6.6.6', 'pkg:npm/evil', '6.6.6')").run();
-    db.prepare("UPDATE g_edge SET dst = (SELECT id FROM g_node WHERE key = 'pkg:npm/evil@6.6.6') WHERE id = (SELECT MIN(id) FROM g_edge WHERE verb = 'contains')").run();
-  });
-  assert.match(problems(edit), /inserted or edited edge/);
-  assert.match(problems(edit), /deleted edge/);
-  // A node deleted from under its edges (SQLite's foreign keys switched off first; PostgreSQL keeps none on edges).
-  const node = tampered('node-del', (db) => {
-    db.pragma('foreign_keys = OFF');
-    db.prepare("DELETE FROM g_node WHERE id = (SELECT dst FROM g_edge WHERE verb = 'contains' ORDER BY id LIMIT 1)").run();
-  });
-  assert.match(problems(node), /graph log index \d+: (a graph edge names a node|\d+ graph edges name nodes) that do(es)? not exist \(deleted node\)/);
-});
-
-test('SIGKILL during ingest leaves a store that opens and passes fsck', async () => {
-  const dir = join(tmp, 'killed');
-  cpSync(base, dir, { recursive: true });
-  const script = join(tmp, 'ingest.mjs');
-  const dist = (p: string): string => JSON.stringify(new URL(`../../src/${p}`, import.meta.url).href);
-  writeFileSync(script, `
-    import { Factory } from ${dist('factory/index.js')};
-    import { makeStatement } from ${dist('attest/index.js')};
-    import { PREDICATE, readLockfile, toCycloneDx } from ${dist('analysis/index.js')};
-    const f = Factory.open(${JSON.stringify(dir)});
-    const sbom = toCycloneDx(readLockfile(${JSON.stringify(join(root, 'bench/fixtures/sbom-1200/package-lock.json'))}));
-    const id = await f.issueIdentity(['run', 'r', 'task', 'sbom', 'node', 'n']);
-    for (let i = 0; ; i++) {
-      f.attest([{ statement: makeStatement([{ name: 'x', digest: { sha256: (i + 1000).toString(16).padStart(64, 'e') } }], PREDICATE.cyclonedx, sbom), identity: id }]);
-      process.stdout.write('.');
+for (const backend of testBackends()) describe(backend.name, { skip: backend.skip }, () => {
+  test('an untouched store passes fsck', async () => {
+    const f = Factory.open((await makeFactory(backend, 'untouched')).dir);
+    try {
+      const r = fsck(f);
+      assert.equal(r.ok, true, problems(r));
+      assert.equal(r.logSize, 6);
+      assert.equal(r.evidenceChecked, 6);
+      assert.ok(r.edgesChecked > 50);
+    } finally {
+      f.close();
     }
-  `);
-  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let dots = 0;
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (c: Buffer) => {
-      dots += c.toString().length;
-      // Kill it mid-stream, after a few SBOMs of ~1,200 components committed.
-      if (dots >= 3) {
-        child.kill('SIGKILL');
-        resolve();
-      }
-    });
-    child.on('exit', (code) => (code !== null ? reject(new Error(`ingest exited ${code}: ${err}`)) : undefined));
   });
-  await new Promise((r) => child.on('close', r));
-  const f = Factory.open(dir);
-  try {
-    const r = fsck(f);
-    assert.equal(r.ok, true, problems(r));
-    assert.ok(r.evidenceChecked >= 6 + 3, `ingested ${r.evidenceChecked - 6}`);
-    // every committed SBOM has all its contains edges (none half-written)
-    const per = f.db.prepare(`SELECT e.log_index, COUNT(*) AS n FROM g_edge e WHERE e.verb = 'contains' AND e.log_index >= 6 GROUP BY e.log_index`).all() as { n: number }[];
-    assert.ok(per.length >= 3 && new Set(per.map((x) => Number(x.n))).size === 1, JSON.stringify(per));
-  } finally {
-    f.close();
-  }
+
+  test('an edited payload is found (its hash, the logged hash and the signature all disagree)', async () => {
+    const r = await tampered(backend, 'payload', (db) => {
+      const row = db.prepare('SELECT payload FROM evidence WHERE log_index = 2').get() as { payload: Buffer };
+      const p = Buffer.from(row.payload);
+      p[p.length - 3] = (p[p.length - 3] ?? 0) ^ 1;
+      db.prepare('UPDATE evidence SET payload = ? WHERE log_index = 2').run(p);
+    });
+    assert.equal(r.ok, false);
+    assert.match(problems(r), /evidence log index 2: the stored payload does not match its recorded sha256/);
+    assert.match(problems(r), /DSSE signature does not verify/);
+  });
+
+  test('a deleted evidence row and an inserted one are found', async () => {
+    const del = await tampered(backend, 'deleted', (db) => {
+      db.prepare('DELETE FROM evidence_subject WHERE evidence_id = (SELECT id FROM evidence WHERE log_index = 1)').run();
+      db.prepare('DELETE FROM evidence WHERE log_index = 1').run();
+    });
+    assert.match(problems(del), /evidence log index 1: the log entry has no evidence row \(deleted row\)/);
+    assert.match(problems(del), /graph log index 1: graph edges name evidence that does not exist/);
+    const ins = await tampered(backend, 'inserted', (db) => {
+      db.prepare(`INSERT INTO evidence (log_index, payload_sha256, payload_type, payload, signature, certificate_id, predicate_type, integrated_time, entry_timestamp, checkpoint_size)
+        SELECT 99, payload_sha256, payload_type, payload, signature, certificate_id, predicate_type, integrated_time, entry_timestamp, checkpoint_size FROM evidence WHERE log_index = 0`).run();
+    });
+    assert.match(problems(ins), /evidence log index 99: an evidence row for a log entry that does not exist/);
+  });
+
+  test('an edited time breaks the signed entry timestamp; an edited tree row breaks the log', async () => {
+    const time = await tampered(backend, 'time', (db) => db.prepare('UPDATE evidence SET integrated_time = integrated_time - 86400 WHERE log_index = 3').run());
+    assert.match(problems(time), /log index 3: the signed entry timestamp does not verify/);
+    const leaf = await tampered(backend, 'leaf', (db) => db.prepare(db.dialect === 'postgres'
+      ? "UPDATE tlog_leaves SET data = convert_to(replace(convert_from(data, 'UTF8'), 'sha256', 'sha512'), 'UTF8') WHERE idx = 4"
+      : "UPDATE tlog_leaves SET data = CAST(REPLACE(CAST(data AS TEXT), 'sha256', 'sha512') AS BLOB) WHERE idx = 4").run());
+    assert.equal(leaf.ok, false);
+    assert.match(problems(leaf), /log (tree|checkpoint)/);
+  });
+
+  test('inserted, deleted and edited graph edges are found against their evidence', async () => {
+    const ins = await tampered(backend, 'edge-ins', (db) => {
+      const a = db.prepare("SELECT id FROM g_node WHERE kind = 'artifact' LIMIT 1").get() as { id: number };
+      const c = db.prepare("SELECT id FROM g_node WHERE kind = 'component' LIMIT 1").get() as { id: number };
+      db.prepare("INSERT INTO g_edge (src, verb, dst, log_index, observed_at, props) VALUES (?, 'deployed-as', ?, 0, 0, NULL)").run(a.id, c.id);
+    });
+    assert.match(problems(ins), /graph log index 0: edge artifact sha256:0+ deployed-as component .* is not in its evidence \(inserted or edited edge\)/);
+    const del = await tampered(backend, 'edge-del', (db) => db.prepare("DELETE FROM g_edge WHERE id = (SELECT MIN(id) FROM g_edge WHERE verb = 'contains')").run());
+    assert.match(problems(del), /edge artifact .* contains component .* of this evidence is missing \(deleted edge\)/);
+    const edit = await tampered(backend, 'edge-edit', (db) => {
+      db.prepare("INSERT INTO g_node (kind, key, name, version) VALUES ('component', 'pkg:npm/evil@6.6.6', 'pkg:npm/evil', '6.6.6')").run();
+      db.prepare("UPDATE g_edge SET dst = (SELECT id FROM g_node WHERE key = 'pkg:npm/evil@6.6.6') WHERE id = (SELECT MIN(id) FROM g_edge WHERE verb = 'contains')").run();
+    });
+    assert.match(problems(edit), /inserted or edited edge/);
+    assert.match(problems(edit), /deleted edge/);
+    // A node deleted from under its edges (SQLite's foreign keys switched off first; PostgreSQL keeps none on edges).
+    const node = await tampered(backend, 'node-del', (db) => {
+      db.pragma('foreign_keys = OFF');
+      db.prepare("DELETE FROM g_node WHERE id = (SELECT dst FROM g_edge WHERE verb = 'contains' ORDER BY id LIMIT 1)").run();
+    });
+    assert.match(problems(node), /graph log index \d+: (a graph edge names a node|\d+ graph edges name nodes) that do(es)? not exist \(deleted node\)/);
+  });
+
+  test('SIGKILL during ingest leaves a store that opens and passes fsck', async () => {
+    const { dir } = await makeFactory(backend, 'killed');
+    const script = join(tmp, 'ingest.mjs');
+    const dist = (p: string): string => JSON.stringify(new URL(`../../src/${p}`, import.meta.url).href);
+    writeFileSync(script, `
+      import { Factory } from ${dist('factory/index.js')};
+      import { makeStatement } from ${dist('attest/index.js')};
+      import { PREDICATE, readLockfile, toCycloneDx } from ${dist('analysis/index.js')};
+      const f = Factory.open(${JSON.stringify(dir)});
+      const sbom = toCycloneDx(readLockfile(${JSON.stringify(join(root, 'bench/fixtures/sbom-1200/package-lock.json'))}));
+      const id = await f.issueIdentity(['run', 'r', 'task', 'sbom', 'node', 'n']);
+      for (let i = 0; ; i++) {
+        f.attest([{ statement: makeStatement([{ name: 'x', digest: { sha256: (i + 1000).toString(16).padStart(64, 'e') } }], PREDICATE.cyclonedx, sbom), identity: id }]);
+        process.stdout.write('.');
+      }
+    `);
+    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let dots = 0;
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => {
+        dots += c.toString().length;
+        // Kill it mid-stream, after a few SBOMs of ~1,200 components committed.
+        if (dots >= 3) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', (code) => (code !== null ? reject(new Error(`ingest exited ${code}: ${err}`)) : undefined));
+    });
+    await new Promise((r) => child.on('close', r));
+    const f = Factory.open(dir);
+    try {
+      const r = fsck(f);
+      assert.equal(r.ok, true, problems(r));
+      assert.ok(r.evidenceChecked >= 6 + 3, `ingested ${r.evidenceChecked - 6}`);
+      // every committed SBOM has all its contains edges (none half-written)
+      const per = f.db.prepare(`SELECT e.log_index, COUNT(*) AS n FROM g_edge e WHERE e.verb = 'contains' AND e.log_index >= 6 GROUP BY e.log_index`).all() as { n: number }[];
+      assert.ok(per.length >= 3 && new Set(per.map((x) => Number(x.n))).size === 1, JSON.stringify(per));
+    } finally {
+      f.close();
+    }
+  });
 });
