@@ -197,6 +197,36 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     }
   });
 
+  test('rescan matches components of other ecosystems too: a Go module (SEMVER range, v-prefixed version) and a Maven artifact (versions list)', async () => {
+    const C = `sha256:${'c3'.repeat(32)}`;
+    const comp = (ecosystem: string, name: string, version: string, purl: string): Sbom['components'][number] => ({ ref: purl, ecosystem, name, version, purl, hashes: [], scope: 'required', paths: [] });
+    const sbomC: Sbom = { ...sbomA, components: [
+      comp('Go', 'github.com/acme/lib', 'v1.2.0', 'pkg:golang/github.com/acme/lib@v1.2.0'),
+      comp('Maven', 'org.acme:parser', '2.0.1', 'pkg:maven/org.acme/parser@2.0.1'),
+      comp('Go', 'github.com/acme/safe', 'v1.0.0', 'pkg:golang/github.com/acme/safe@v1.0.0'),
+    ], dependencies: [] };
+    await sign(makeStatement([{ name: 'c.tar', digest: { sha256: C.slice(7) } }], PREDICATE.cyclonedx, toCycloneDx(sbomC)), ['run', '20261202-000002-cccccc', 'task', 'sbom', 'node', 'n1']);
+    const adv = join(tmp, 'adv-eco');
+    writeFileSync(`${adv}-go.json`, JSON.stringify({ schema_version: '1.6.0', id: 'GO-2026-0001', modified: '2026-11-30T00:00:00Z', summary: 'lib',
+      affected: [{ package: { ecosystem: 'Go', name: 'github.com/acme/lib' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.3.0' }] }] },
+        { package: { ecosystem: 'Go', name: 'github.com/acme/safe' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '0.9.0' }] }] }] }));
+    writeFileSync(`${adv}-mvn.json`, JSON.stringify({ schema_version: '1.6.0', id: 'GHSA-test-mvn0-0001', modified: '2026-11-30T00:00:00Z', summary: 'parser',
+      affected: [{ package: { ecosystem: 'Maven', name: 'org.acme:parser' }, versions: ['2.0.0', '2.0.1'] }] }));
+    const vdb = VulnDb.open(f.layout.vulnDb);
+    await vdb.import(`${adv}-go.json`);
+    await vdb.import(`${adv}-mvn.json`);
+    vdb.close();
+    // Incremental: the two new advisories reach C only, through its components' names.
+    const r = await rescan(f);
+    assert.equal(r.full, false);
+    assert.equal(r.artifactsEvaluated, 1);
+    assert.deepEqual(r.newFindings.map((x) => [x.artifact, x.vulnerability, x.purl]).sort(), [
+      [C, 'GHSA-test-mvn0-0001', 'pkg:maven/org.acme/parser@2.0.1'],
+      [C, 'GO-2026-0001', 'pkg:golang/github.com/acme/lib@v1.2.0'],
+    ]);
+    assert.deepEqual(q.affected('GO-2026-0001').artifacts.map((x) => [x.digest, x.purls]), [[C, ['pkg:golang/github.com/acme/lib@v1.2.0']]]);
+  });
+
   test('signed-by: everything an identity signed in a window; revoking it marks those edges', async () => {
     const builder = `spiffe://${TD}/factory/builder`;
     const all = q.signedBy(builder, new Date(0), new Date(Date.now() + 60_000));

@@ -3,7 +3,7 @@ import { SsfError } from '../core/index.js';
 import { makeStatement } from '../attest/index.js';
 import type { Factory } from '../factory/index.js';
 import { GraphQueries, componentNode } from '../graph/index.js';
-import { PREDICATE, SCANNER, VulnDb, parsePurl, vulnsPredicate, type Component, type Finding, type VulnReport } from '../analysis/index.js';
+import { PREDICATE, SCANNER, VulnDb, ecosystemOf, makePurl, parsePurl, purlOfPackage, purlPackageName, vulnsPredicate, type Component, type Finding, type VulnReport } from '../analysis/index.js';
 
 /**
  * The operate phase: re-matching what the factory released against the current advisory
@@ -34,10 +34,11 @@ function byString(a: string, b: string): number {
 
 function componentOf(purl: string): Component | undefined {
   try {
+    // Named as `ssf scan` names an imported SBOM's components: the OSV ecosystem of the purl
+    // type, and the ecosystem's own package name (Maven's group:artifact, Go's module path).
     const p = parsePurl(purl);
-    if (p.type !== 'npm' || !p.version) return undefined;
-    const name = p.namespace ? `${p.namespace}/${p.name}` : p.name;
-    return { ref: purl, ecosystem: 'npm', name, version: p.version, purl, hashes: [], scope: 'required', paths: [] };
+    if (!p.version) return undefined;
+    return { ref: purl, ecosystem: ecosystemOf(p.type), name: purlPackageName(p), version: p.version, purl, hashes: [], scope: 'required', paths: [] };
   } catch {
     return undefined;
   }
@@ -61,7 +62,12 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
       candidates = (db.prepare("SELECT DISTINCT e.src AS id FROM g_edge e WHERE e.verb = 'contains'").all() as { id: number }[]).map((r) => Number(r.id));
     } else {
       const names = new Set<string>();
-      for (const a of changed) for (const p of a.packages) if (p.ecosystem === 'npm' || p.ecosystem.startsWith('npm:')) names.add(componentNode(`pkg:npm/${p.name.startsWith('@') ? `%40${p.name.slice(1)}` : p.name}@0`)?.name ?? '');
+      for (const a of changed) {
+        for (const p of a.packages) {
+          const purl = purlOfPackage(p.ecosystem, p.name);
+          if (purl) names.add(componentNode(makePurl(purl.type, purl.namespace, purl.name, '0'))?.name ?? '');
+        }
+      }
       const ids = new Set<number>();
       const list = [...names].filter((n) => n !== '');
       for (let i = 0; i < list.length; i += 400) {
@@ -77,7 +83,16 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
       }
       candidates = [...ids];
     }
-    const index = candidates.length > 0 ? vdb.load(['npm']) : undefined;
+    // The advisories of the ecosystems the graph's components are in (an SBOM ingested from a
+    // supplier may hold Go modules or Maven artifacts beside npm packages).
+    const ecosystems = new Set<string>();
+    if (candidates.length > 0) {
+      for (const r of db.prepare("SELECT DISTINCT name FROM g_node WHERE kind = 'component'").all() as { name: string | null }[]) {
+        const m = /^pkg:([a-z0-9.+-]+)\//i.exec(r.name ?? '');
+        if (m) ecosystems.add(ecosystemOf((m[1] as string).toLowerCase()));
+      }
+    }
+    const index = candidates.length > 0 ? vdb.load([...ecosystems]) : undefined;
     const q = new GraphQueries(db, { trustDomain: f.trustDomain });
     const artifactKey = db.prepare('SELECT key FROM g_node WHERE id = ?');
     const contained = db.prepare("SELECT c.key FROM g_edge e JOIN g_node c ON c.id = e.dst WHERE e.src = ? AND e.verb = 'contains'");

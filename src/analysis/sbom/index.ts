@@ -9,3 +9,4 @@ export { toCycloneDx } from './cyclonedx.js';
 export { toSpdx } from './spdx.js';
 export { validateCycloneDx, validateSpdx } from './validate.js';
 export { importSbom, MAX_SBOM_BYTES } from './import.js';
+export { ecosystemOf, makePurl, purlOfPackage, purlPackageName } from './util.js';

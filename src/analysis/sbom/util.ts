@@ -78,7 +78,7 @@ export function makePurl(type: string, namespace: string | undefined, name: stri
 }
 
 /** The full package name the ecosystem uses, from a purl's namespace and name. */
-export function purlPackageName(p: ParsedPurl): string {
+export function purlPackageName(p: Pick<ParsedPurl, 'type' | 'namespace' | 'name'>): string {
   if (!p.namespace) return p.name;
   return p.type === 'maven' ? `${p.namespace}:${p.name}` : `${p.namespace}/${p.name}`;
 }
@@ -87,6 +87,18 @@ const ECOSYSTEMS: Readonly<Record<string, string>> = {
   npm: 'npm', pypi: 'PyPI', maven: 'Maven', golang: 'Go', cargo: 'crates.io', nuget: 'NuGet', gem: 'RubyGems',
   composer: 'Packagist', hex: 'Hex', pub: 'Pub', hackage: 'Hackage', cran: 'CRAN', swift: 'SwiftURL', conan: 'ConanCenter',
 };
+
+/**
+ * The purl type and namespace/name of an OSV package (ecosystem and name), the inverse of
+ * ecosystemOf and purlPackageName; undefined for an ecosystem without a purl type here.
+ */
+export function purlOfPackage(ecosystem: string, name: string): { type: string; namespace?: string; name: string } | undefined {
+  const base = ecosystem.split(':')[0] ?? ecosystem;
+  const type = Object.keys(ECOSYSTEMS).find((t) => ECOSYSTEMS[t] === base);
+  if (type === undefined) return undefined;
+  const cut = type === 'maven' ? name.lastIndexOf(':') : name.lastIndexOf('/');
+  return cut > 0 ? { type, namespace: name.slice(0, cut), name: name.slice(cut + 1) } : { type, name };
+}
 
 /** The OSV ecosystem name for a purl type; the purl type itself when OSV has none. */
 export function ecosystemOf(purlType: string): string {

@@ -216,14 +216,16 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
     for (const comp of sbom.components) {
       const cands = this.byPackage.get(`${comp.ecosystem}\0${comp.name}`);
       if (!cands) continue;
-      const parsed = this.parsed(comp.version);
+      // Go modules are versioned v1.2.3; OSV records them without the v (the Go vulnerability database's convention).
+      const version = comp.ecosystem === 'Go' && /^v\d/.test(comp.version) ? comp.version.slice(1) : comp.version;
+      const parsed = this.parsed(version);
       if (parsed === undefined) {
         warnings.add(`${comp.purl}: version ${JSON.stringify(comp.version)} is not SemVer 2.0; only explicit versions lists were checked`);
       }
       const own: Finding[] = [];
       for (const cand of cands) {
         if (cand.advisory.warnings.length > 0) for (const w of cand.advisory.warnings) warnings.add(w);
-        const r = evaluateEntries(cand.entries, comp.version, parsed);
+        const r = evaluateEntries(cand.entries, version, parsed);
         if (!r.affected) continue;
         const a = cand.advisory.advisory;
         cand.aliases ??= [...new Set(a.aliases ?? [])].filter((x) => x !== a.id).sort(byString);
