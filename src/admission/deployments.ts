@@ -20,9 +20,11 @@ const NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 /**
  * Records a deployment as evidence: a statement about the digest signed by
  * `spiffe://<td>/operator/deployments` (or the admission webhook's identity), logged and
- * stored; the graph gets its `deployed-as` edge in the same transaction.
+ * stored; the graph gets its `deployed-as` edge in the same transaction. With `removed`, the
+ * record says the digest no longer runs there (`"removed": true`, a `removed-from` edge), and
+ * queries stop counting the deployment records before it.
  */
-export async function recordDeployment(f: Factory, d: DeploymentRecord, opts: { by?: 'operator' | 'admission' } = {}): Promise<{ logIndex: number }> {
+export async function recordDeployment(f: Factory, d: DeploymentRecord, opts: { by?: 'operator' | 'admission'; removed?: boolean } = {}): Promise<{ logIndex: number }> {
   const m = /^sha256:([0-9a-f]{64})$/.exec(d.digest);
   if (!m) throw new SsfError('USAGE', `${JSON.stringify(d.digest)} is not a digest of the form sha256:<64 hex>`);
   for (const [what, v] of [['cluster', d.cluster], ['namespace', d.namespace], ['kind', d.kind], ['name', d.name]] as const) {
@@ -32,6 +34,7 @@ export async function recordDeployment(f: Factory, d: DeploymentRecord, opts: { 
   const st = makeStatement([{ name: d.image ?? d.digest, digest: { sha256: m[1] as string } }], SSF_DEPLOYMENT_PREDICATE, {
     deployment: { cluster: d.cluster, namespace: d.namespace, kind: d.kind, name: d.name },
     ...(d.image ? { image: d.image } : {}),
+    ...(opts.removed === true ? { removed: true } : {}),
     recordedAt: f.clock.now().toISOString(),
   });
   const [res] = f.attest([{ statement: st, identity }]);

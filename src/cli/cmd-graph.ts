@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { SsfError, parseDigestRef, sha256File } from '../core/index.js';
+import { SsfError, isSsfError, parseDigestRef, sha256File } from '../core/index.js';
 import type { Factory } from '../factory/index.js';
 import type { ProvenanceTree } from '../graph/index.js';
 import { need, str, type Command, type Io, type ParsedArgs } from './command.js';
@@ -308,6 +308,52 @@ Options:
       const { recordDeployment } = await import('../admission/index.js');
       const r = await recordDeployment(f, { ...d, digest: m[1] as string, ...(ref !== m[1] ? { image: ref } : {}) });
       io.out(`recorded ${d.cluster}/${d.namespace}/${d.kind}/${d.name} runs ${m[1]} (log #${r.logIndex})`);
+      return 0;
+    });
+  },
+};
+
+export const deploymentsRemoveCommand: Command = {
+  name: 'deployments remove',
+  summary: 'record (as signed evidence) that a digest no longer runs in a workload',
+  usage: `Usage: ssf deployments remove IMAGE@DIGEST|DIGEST --cluster C --namespace N --name W
+                              [--kind Deployment] [--dir D]
+
+Signs a removal record about the digest as spiffe://<trust domain>/operator/deployments
+(a deployment statement with "removed": true), logs and stores it; the graph
+gets a removed-from edge in the same transaction, and blast-radius, affected,
+provenance and rescan stop counting the deployment records before it. A later
+\`ssf deployments record\` of the same digest and workload counts again.
+Refuses (DEPLOYMENT_NOT_FOUND, nothing recorded) when the graph holds no
+current deployment of the digest in that workload.
+
+Options:
+  --cluster C     cluster name
+  --namespace N   namespace
+  --name W        workload name
+  --kind K        workload kind (default Deployment)
+  --dir D         factory data directory
+  -h, --help      show this help`,
+  options: { cluster: { type: 'string' }, namespace: { type: 'string' }, name: { type: 'string' }, kind: { type: 'string' }, dir: { type: 'string' } },
+  positionals: { min: 1, max: 1 },
+  async run(a, io) {
+    const ref = a.positionals[0] as string;
+    const m = /(?:^|@)(sha256:[0-9a-f]{64})$/.exec(ref);
+    if (!m) throw new SsfError('USAGE', `${JSON.stringify(ref)} is not pinned by digest; give IMAGE@sha256:<64 hex> or sha256:<64 hex>`);
+    const d = { cluster: need(a, 'cluster', 'deployments remove'), namespace: need(a, 'namespace', 'deployments remove'), name: need(a, 'name', 'deployments remove'), kind: str(a, 'kind') ?? 'Deployment' };
+    return withFactory(a, io, async (f) => {
+      const { recordDeployment } = await import('../admission/index.js');
+      const { GraphQueries } = await import('../graph/index.js');
+      const where = `${d.cluster}/${d.namespace}/${d.kind}/${d.name}`;
+      let current = false;
+      try {
+        current = new GraphQueries(f.db, { trustDomain: f.trustDomain }).provenance(m[1] as string).deployments.some((x) => x.deployment === where && x.revoked !== true);
+      } catch (e) {
+        if (!isSsfError(e, 'ARTIFACT_NOT_FOUND')) throw e;
+      }
+      if (!current) throw new SsfError('DEPLOYMENT_NOT_FOUND', `the graph holds no current deployment of ${m[1]} in ${where}; nothing recorded (see \`ssf query provenance ${m[1]}\`)`);
+      const r = await recordDeployment(f, { ...d, digest: m[1] as string, ...(ref !== m[1] ? { image: ref } : {}) }, { removed: true });
+      io.out(`recorded ${where} no longer runs ${m[1]} (log #${r.logIndex})`);
       return 0;
     });
   },

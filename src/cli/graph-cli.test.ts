@@ -258,6 +258,24 @@ describe('ssf deployments record and ssf query blast-radius', () => {
     assertFails(ssf(['deployments', 'record', imageA, '--cluster', 'c1', '--namespace', 'ns', '--dir', 'f']), 'USAGE');
   });
 
+  test('ssf deployments remove ends a deployment in the answers (on a copy); a workload not running the digest is DEPLOYMENT_NOT_FOUND', () => {
+    const dir = copyFactory('f-removed');
+    assert.match(ok(ssf(['deployments', 'remove', imageB, '--cluster', 'c1', '--namespace', 'ns', '--name', 'canary', '--dir', dir])).out,
+      new RegExp(`^recorded ${CANARY} no longer runs ${imageB} \\(log #\\d+\\)$`, 'm'));
+    assert.deepEqual(json<ProvenanceTree>(['query', 'provenance', imageB], dir).deployments, []);
+    assert.deepEqual(json<BlastRadius>(['query', 'blast-radius', 'pkg:npm/ms'], dir).deployments.map((d) => d.deployment), [WEB]);
+    const count = (): number => json<FsckReport>(['fsck'], dir).evidenceChecked;
+    const before = count();
+    assert.match(assertFails(ssf(['deployments', 'remove', imageB, '--cluster', 'c1', '--namespace', 'ns', '--name', 'canary', '--dir', dir]), 'DEPLOYMENT_NOT_FOUND'), /no current deployment .* in c1\/ns\/Deployment\/canary; nothing recorded/);
+    assertFails(ssf(['deployments', 'remove', imageA, '--cluster', 'c1', '--namespace', 'ns', '--name', 'canary', '--dir', dir]), 'DEPLOYMENT_NOT_FOUND');
+    assertFails(ssf(['deployments', 'remove', `sha256:${'0'.repeat(64)}`, '--cluster', 'c1', '--namespace', 'ns', '--name', 'web', '--dir', dir]), 'DEPLOYMENT_NOT_FOUND');
+    assertFails(ssf(['deployments', 'remove', 'small-app:latest', '--cluster', 'c1', '--namespace', 'ns', '--name', 'web', '--dir', dir]), 'USAGE');
+    assert.equal(count(), before, 'a refused removal records nothing');
+    // recorded again, it counts again
+    ok(ssf(['deployments', 'record', imageB, '--cluster', 'c1', '--namespace', 'ns', '--name', 'canary', '--dir', dir]));
+    assert.deepEqual(json<ProvenanceTree>(['query', 'provenance', imageB], dir).deployments.map((d) => d.deployment), [CANARY]);
+  });
+
   test('any version, an exact version and --range: the artifacts and the deployments running them', () => {
     const any = json<BlastRadius>(['query', 'blast-radius', 'pkg:npm/ms']);
     assert.deepEqual(any.components.map((c) => c.purl).sort(), ['pkg:npm/ms@2.0.0', 'pkg:npm/ms@2.1.2', 'pkg:npm/ms@2.1.3']);
@@ -659,7 +677,7 @@ describe('ssf fsck and ssf graph rebuild', () => {
 });
 
 test('every graph command answers --help with its usage and exit 0', () => {
-  for (const name of ['query provenance', 'query blast-radius', 'query affected', 'query signed-by', 'query diff', 'deployments record', 'rescan', 'fsck', 'graph rebuild']) {
+  for (const name of ['query provenance', 'query blast-radius', 'query affected', 'query signed-by', 'query diff', 'deployments record', 'deployments remove', 'rescan', 'fsck', 'graph rebuild']) {
     for (const flag of ['--help', '-h']) {
       const r = ok(ssf([...name.split(' '), flag]));
       assert.ok(r.out.startsWith(`Usage: ssf ${name} `) || r.out.startsWith(`Usage: ssf ${name}\n`), `${name} ${flag}: ${r.out.slice(0, 60)}`);
@@ -669,5 +687,5 @@ test('every graph command answers --help with its usage and exit 0', () => {
   }
   assert.equal(ok(ssf(['query', 'provenance', 'sha256:abc', '--help'])).code, 0, '--help wins over a bad argument');
   const overview = ok(ssf(['--help'])).out;
-  for (const name of ['query provenance', 'query blast-radius', 'query affected', 'query signed-by', 'query diff', 'deployments record', 'rescan', 'fsck', 'graph rebuild']) assert.match(overview, new RegExp(`^ {2}${name} +\\S`, 'm'), name);
+  for (const name of ['query provenance', 'query blast-radius', 'query affected', 'query signed-by', 'query diff', 'deployments record', 'deployments remove', 'rescan', 'fsck', 'graph rebuild']) assert.match(overview, new RegExp(`^ {2}${name} +\\S`, 'm'), name);
 });

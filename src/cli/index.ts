@@ -40,6 +40,7 @@ export const COMMAND_INDEX: readonly CommandEntry[] = [
   entry('query signed-by', 'everything an identity signed between two times (incident response for a leaked key)', async () => (await import('./cmd-graph.js')).querySignedByCommand),
   entry('query diff', "compare two artifacts' SBOMs: added, removed and changed components, new findings", async () => (await import('./cmd-graph.js')).queryDiffCommand),
   entry('deployments record', 'record (as signed evidence) that a digest runs in a cluster, namespace and workload', async () => (await import('./cmd-graph.js')).deploymentsRecordCommand),
+  entry('deployments remove', 'record (as signed evidence) that a digest no longer runs in a workload', async () => (await import('./cmd-graph.js')).deploymentsRemoveCommand),
   entry('rescan', 'match every released SBOM against the current advisory database; record new and resolved findings', async () => (await import('./cmd-graph.js')).rescanCommand),
   entry('fsck', 'check the store: recompute the log, every evidence row against its entry, every graph edge against its evidence', async () => (await import('./cmd-graph.js')).fsckCommand),
   entry('ingest', "take in third-party evidence (a supplier's SBOM, a package's provenance): verified, logged, in the graph", async () => (await import('./cmd-graph.js')).ingestCommand),

@@ -72,6 +72,7 @@ export const ERROR_CODES = {
   // artifacts
   OCI_INVALID: 'An OCI image layout, manifest, index or blob is malformed or does not match its digest.',
   ARTIFACT_NOT_FOUND: 'No artifact or attestation with that digest or name is known.',
+  DEPLOYMENT_NOT_FOUND: 'The graph holds no current deployment of that digest in that workload (nothing to remove).',
   PROVENANCE_INVALID: "The artifact's provenance or task chain does not verify or does not match the artifact.",
   // evidence: SBOMs, vulnerabilities, VEX, licences, secrets
   SBOM_INVALID: 'An SBOM document (CycloneDX or SPDX) is malformed, fails its schema or uses an unsupported version.',

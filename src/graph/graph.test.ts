@@ -243,6 +243,22 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     assert.ok(r.artifacts.every((x) => x.how === 'contains'));
   });
 
+  test('a removal record ends a deployment for that digest until it is deployed again', async () => {
+    const next = 'prod-eu/shop/Deployment/small-next';
+    const deployed = (): string[] => q.blastRadius('pkg:npm/ms@2.0.0').deployments.map((d) => d.deployment).sort();
+    assert.deepEqual(deployed(), ['prod-eu/shop/Deployment/small', next]);
+    const removal = await recordDeployment(f, { cluster: 'prod-eu', namespace: 'shop', kind: 'Deployment', name: 'small-next', digest: B }, { removed: true });
+    assert.deepEqual(deployed(), ['prod-eu/shop/Deployment/small']);
+    assert.deepEqual(q.provenance(B).deployments, []);
+    // the removal is evidence like any other: signed, logged, in the graph with its log index
+    const edge = f.db.prepare("SELECT e.log_index FROM g_edge e JOIN g_node d ON d.id = e.dst WHERE e.verb = 'removed-from' AND d.key = ?").get(next) as { log_index: number };
+    assert.equal(Number(edge.log_index), removal.logIndex);
+    // deployed again: counts again (the newest record wins)
+    const again = await recordDeployment(f, { cluster: 'prod-eu', namespace: 'shop', kind: 'Deployment', name: 'small-next', digest: B });
+    assert.deepEqual(deployed(), ['prod-eu/shop/Deployment/small', next]);
+    assert.deepEqual(q.provenance(B).deployments.map((d) => [d.deployment, d.logIndex]), [[next, again.logIndex]]);
+  });
+
   test('rebuild derives the same edges from the stored evidence', () => {
     const count = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge').get() as { n: number }).n);
     const revoked = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge WHERE revoked_at IS NOT NULL').get() as { n: number }).n);

@@ -13,7 +13,7 @@ export type NodeKind =
 
 export type Verb =
   | 'built-from' | 'built-by' | 'instance-of' | 'part-of' | 'contains' | 'depends-on' | 'attested-by' | 'signed-by' | 'affected-by'
-  | 'suppressed-by' | 'licensed-under' | 'decided' | 'deployed-as' | 'alias-of';
+  | 'suppressed-by' | 'licensed-under' | 'decided' | 'deployed-as' | 'removed-from' | 'alias-of';
 
 export interface NodeRef {
   readonly kind: NodeKind;
@@ -282,7 +282,9 @@ export function projectStatement(st: Statement, ev: EvidenceFacts): EdgeSpec[] {
         const name = str(d['name']);
         const k = str(d['kind']) ?? 'Deployment';
         if (cluster && namespace && name) {
-          for (const a of artifacts) edges.push({ src: a, verb: 'deployed-as', dst: deploymentNode({ cluster, namespace, kind: k, name }), props: { ...(str(p['image']) ? { image: str(p['image']) } : {}) } });
+          // A removal record (`ssf deployments remove`) ends what the deployment records before it said.
+          const verb = p['removed'] === true ? 'removed-from' : 'deployed-as';
+          for (const a of artifacts) edges.push({ src: a, verb, dst: deploymentNode({ cluster, namespace, kind: k, name }), props: { ...(str(p['image']) ? { image: str(p['image']) } : {}) } });
         }
       }
       return edges;

@@ -415,7 +415,7 @@ export class GraphQueries {
         return { predicateType: r.name ?? '', ...(signer ? { signer } : {}), ...evidenced(r) };
       }),
       decisions: this.out(a, 'decided').map((r) => ({ gate: String(props(r)['gate'] ?? r.name ?? ''), result: String(props(r)['result'] ?? ''), policySet: r.key, ...evidenced(r) })),
-      deployments: this.out(a, 'deployed-as').map((r) => ({ deployment: r.key, ...evidenced(r) })),
+      deployments: this.deploymentsOf([a]).map(({ artifact: _, ...d }) => d),
     };
   }
 
@@ -460,16 +460,24 @@ export class GraphQueries {
     };
   }
 
+  /**
+   * Where these artifacts run now: their deployment records, except where a later removal
+   * record (not revoked) for the same artifact and workload ended them.
+   */
   private deploymentsOf(artifactIds: readonly number[]): ({ deployment: string; artifact: string } & Evidenced)[] {
-    const out: ({ deployment: string; artifact: string } & Evidenced)[] = [];
+    type R = { src: number; artifact: string; deployment: string; verb: string; log_index: number; observed_at: number; revoked_at: number | null };
+    const rows: R[] = [];
     for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
       const chunk = artifactIds.slice(i, i + IN_CHUNK);
-      const rows = this.st(`SELECT a.key AS artifact, d.key AS deployment, e.log_index, e.observed_at, e.revoked_at
+      for (const r of this.st(`SELECT e.src, a.key AS artifact, d.key AS deployment, e.verb, e.log_index, e.observed_at, e.revoked_at
         FROM g_edge e JOIN g_node a ON a.id = e.src JOIN g_node d ON d.id = e.dst
-        WHERE e.verb = 'deployed-as' AND e.src IN (${chunk.map(() => '?').join(', ')}) ORDER BY e.log_index`).all(...chunk) as { artifact: string; deployment: string; log_index: number; observed_at: number; revoked_at: number | null }[];
-      for (const r of rows) out.push({ deployment: r.deployment, artifact: r.artifact, logIndex: Number(r.log_index), observedAt: iso(r.observed_at), ...(r.revoked_at !== null ? { revoked: true } : {}) });
+        WHERE e.verb IN ('deployed-as', 'removed-from') AND e.src IN (${chunk.map(() => '?').join(', ')}) ORDER BY e.log_index`).all(...chunk) as R[]) rows.push(r);
     }
-    return out;
+    const removedAt = new Map<string, number>();
+    for (const r of rows) if (r.verb === 'removed-from' && r.revoked_at === null) removedAt.set(`${r.src}\u0000${r.deployment}`, Number(r.log_index));
+    return rows
+      .filter((r) => r.verb === 'deployed-as' && Number(r.log_index) > (removedAt.get(`${r.src}\u0000${r.deployment}`) ?? -1))
+      .map((r) => ({ deployment: r.deployment, artifact: r.artifact, logIndex: Number(r.log_index), observedAt: iso(r.observed_at), ...(r.revoked_at !== null ? { revoked: true } : {}) }));
   }
 
   /** Vulnerability nodes whose key is one of `ids` in any letter case. */
