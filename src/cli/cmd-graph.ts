@@ -279,6 +279,25 @@ Options:
   },
 };
 
+const DEPLOYMENT_OPTIONS = `Options:
+  --cluster C     cluster name
+  --namespace N   namespace
+  --name W        workload name
+  --kind K        workload kind (default Deployment)
+  --dir D         factory data directory
+  -h, --help      show this help`;
+
+/** The digest (and the reference as given) and the workload of a deployments command. */
+function deploymentArgs(a: ParsedArgs, command: string): { ref: string; digest: string; d: { cluster: string; namespace: string; name: string; kind: string }; where: string } {
+  const ref = a.positionals[0] as string;
+  const m = /(?:^|@)(sha256:[0-9a-f]{64})$/.exec(ref);
+  if (!m) throw new SsfError('USAGE', `${JSON.stringify(ref)} is not pinned by digest; give IMAGE@sha256:<64 hex> or sha256:<64 hex>`);
+  const d = { cluster: need(a, 'cluster', command), namespace: need(a, 'namespace', command), name: need(a, 'name', command), kind: str(a, 'kind') ?? 'Deployment' };
+  return { ref, digest: m[1] as string, d, where: `${d.cluster}/${d.namespace}/${d.kind}/${d.name}` };
+}
+
+const deploymentOptions = { cluster: { type: 'string' }, namespace: { type: 'string' }, name: { type: 'string' }, kind: { type: 'string' }, dir: { type: 'string' } } as const;
+
 export const deploymentsRecordCommand: Command = {
   name: 'deployments record',
   summary: 'record (as signed evidence) that a digest runs in a cluster, namespace and workload',
@@ -290,24 +309,15 @@ spiffe://<trust domain>/operator/deployments, logs and stores it; the graph
 gets the artifact's deployed-as edge in the same transaction, so blast-radius
 and affected queries reach the deployment.
 
-Options:
-  --cluster C     cluster name
-  --namespace N   namespace
-  --name W        workload name
-  --kind K        workload kind (default Deployment)
-  --dir D         factory data directory
-  -h, --help      show this help`,
-  options: { cluster: { type: 'string' }, namespace: { type: 'string' }, name: { type: 'string' }, kind: { type: 'string' }, dir: { type: 'string' } },
+${DEPLOYMENT_OPTIONS}`,
+  options: deploymentOptions,
   positionals: { min: 1, max: 1 },
   async run(a, io) {
-    const ref = a.positionals[0] as string;
-    const m = /(?:^|@)(sha256:[0-9a-f]{64})$/.exec(ref);
-    if (!m) throw new SsfError('USAGE', `${JSON.stringify(ref)} is not pinned by digest; give IMAGE@sha256:<64 hex> or sha256:<64 hex>`);
-    const d = { cluster: need(a, 'cluster', 'deployments record'), namespace: need(a, 'namespace', 'deployments record'), name: need(a, 'name', 'deployments record'), kind: str(a, 'kind') ?? 'Deployment' };
+    const { ref, digest, d, where } = deploymentArgs(a, 'deployments record');
     return withFactory(a, io, async (f) => {
       const { recordDeployment } = await import('../admission/index.js');
-      const r = await recordDeployment(f, { ...d, digest: m[1] as string, ...(ref !== m[1] ? { image: ref } : {}) });
-      io.out(`recorded ${d.cluster}/${d.namespace}/${d.kind}/${d.name} runs ${m[1]} (log #${r.logIndex})`);
+      const r = await recordDeployment(f, { ...d, digest, ...(ref !== digest ? { image: ref } : {}) });
+      io.out(`recorded ${where} runs ${digest} (log #${r.logIndex})`);
       return 0;
     });
   },
@@ -327,33 +337,23 @@ provenance and rescan stop counting the deployment records before it. A later
 Refuses (DEPLOYMENT_NOT_FOUND, nothing recorded) when the graph holds no
 current deployment of the digest in that workload.
 
-Options:
-  --cluster C     cluster name
-  --namespace N   namespace
-  --name W        workload name
-  --kind K        workload kind (default Deployment)
-  --dir D         factory data directory
-  -h, --help      show this help`,
-  options: { cluster: { type: 'string' }, namespace: { type: 'string' }, name: { type: 'string' }, kind: { type: 'string' }, dir: { type: 'string' } },
+${DEPLOYMENT_OPTIONS}`,
+  options: deploymentOptions,
   positionals: { min: 1, max: 1 },
   async run(a, io) {
-    const ref = a.positionals[0] as string;
-    const m = /(?:^|@)(sha256:[0-9a-f]{64})$/.exec(ref);
-    if (!m) throw new SsfError('USAGE', `${JSON.stringify(ref)} is not pinned by digest; give IMAGE@sha256:<64 hex> or sha256:<64 hex>`);
-    const d = { cluster: need(a, 'cluster', 'deployments remove'), namespace: need(a, 'namespace', 'deployments remove'), name: need(a, 'name', 'deployments remove'), kind: str(a, 'kind') ?? 'Deployment' };
+    const { ref, digest, d, where } = deploymentArgs(a, 'deployments remove');
     return withFactory(a, io, async (f) => {
       const { recordDeployment } = await import('../admission/index.js');
       const { GraphQueries } = await import('../graph/index.js');
-      const where = `${d.cluster}/${d.namespace}/${d.kind}/${d.name}`;
       let current = false;
       try {
-        current = new GraphQueries(f.db, { trustDomain: f.trustDomain }).provenance(m[1] as string).deployments.some((x) => x.deployment === where && x.revoked !== true);
+        current = new GraphQueries(f.db, { trustDomain: f.trustDomain }).provenance(digest).deployments.some((x) => x.deployment === where && x.revoked !== true);
       } catch (e) {
         if (!isSsfError(e, 'ARTIFACT_NOT_FOUND')) throw e;
       }
-      if (!current) throw new SsfError('DEPLOYMENT_NOT_FOUND', `the graph holds no current deployment of ${m[1]} in ${where}; nothing recorded (see \`ssf query provenance ${m[1]}\`)`);
-      const r = await recordDeployment(f, { ...d, digest: m[1] as string, ...(ref !== m[1] ? { image: ref } : {}) }, { removed: true });
-      io.out(`recorded ${where} no longer runs ${m[1]} (log #${r.logIndex})`);
+      if (!current) throw new SsfError('DEPLOYMENT_NOT_FOUND', `the graph holds no current deployment of ${digest} in ${where}; nothing recorded (see \`ssf query provenance ${digest}\`)`);
+      const r = await recordDeployment(f, { ...d, digest, ...(ref !== digest ? { image: ref } : {}) }, { removed: true });
+      io.out(`recorded ${where} no longer runs ${digest} (log #${r.logIndex})`);
       return 0;
     });
   },
