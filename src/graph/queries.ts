@@ -455,7 +455,7 @@ export class GraphQueries {
     return {
       query: `${purl}${range ? ` ${range}` : ''}`,
       components: matched.map((m) => ({ purl: m.key, ...(m.version ? { version: m.version } : {}) })),
-      artifacts: [...artifacts.values()].map((x) => ({ digest: x.digest, via: [...x.via].sort(), how: x.how, logIndex: x.logIndex })).sort((x, y) => x.digest.localeCompare(y.digest)),
+      artifacts: [...artifacts.values()].map((x) => ({ digest: x.digest, via: [...x.via].sort(), how: x.how, logIndex: x.logIndex })).sort((x, y) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0)),
       deployments,
     };
   }
