@@ -249,8 +249,8 @@ export const queryDiffCommand: Command = {
   usage: `Usage: ssf query diff FROM TO [--json] [--dir D]
 
 FROM and TO are digests (or files, or IMAGE@DIGEST). Compares the components
-their SBOMs contain (by package: added, removed, version changed) and the
-findings of their newest scans (new in TO, resolved since FROM).
+their newest SBOMs contain (by package: added, removed, version changed) and
+the findings of their newest scans (new in TO, resolved since FROM).
 
 Options:
   --json      machine-readable
@@ -268,7 +268,7 @@ Options:
         io.out(JSON.stringify(d));
         return 0;
       }
-      io.out(`${short(d.from)} → ${short(d.to)}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.newFindings.length} new finding${d.newFindings.length === 1 ? '' : 's'}, ${d.resolvedFindings.length} resolved`);
+      io.out(`${short(d.from)} (SBOM log #${d.fromSbom}) → ${short(d.to)} (SBOM log #${d.toSbom}): ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.newFindings.length} new finding${d.newFindings.length === 1 ? '' : 's'}, ${d.resolvedFindings.length} resolved`);
       for (const x of d.added) io.out(`  + ${x}`);
       for (const x of d.removed) io.out(`  - ${x}`);
       for (const x of d.changed) io.out(`  ~ ${x.name} ${x.from} → ${x.to}`);

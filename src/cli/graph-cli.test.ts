@@ -524,7 +524,7 @@ describe('ssf query diff', () => {
     assert.deepEqual(back.changed, [{ name: 'pkg:npm/ms', from: '2.0.0,2.1.2', to: '2.0.0,2.1.3' }]);
     assert.deepEqual(back.resolvedFindings, [{ vulnerability: MS_ADV, purl: 'pkg:npm/ms@2.1.2' }]);
     const text = ok(ssf(['query', 'diff', imageA, imageB, '--dir', 'f'])).out;
-    assert.match(text, new RegExp(`^${imageA.slice(0, 19)}… → ${imageB.slice(0, 19)}…: 0 added, 0 removed, 1 changed, 1 new finding, 0 resolved$`, 'm'));
+    assert.match(text, new RegExp(`^${imageA.slice(0, 19)}… \\(SBOM log #${d.fromSbom}\\) → ${imageB.slice(0, 19)}… \\(SBOM log #${d.toSbom}\\): 0 added, 0 removed, 1 changed, 1 new finding, 0 resolved$`, 'm'));
     assert.match(text, /^ {2}~ pkg:npm\/ms 2\.0\.0,2\.1\.3 → 2\.0\.0,2\.1\.2$/m);
     assert.match(text, new RegExp(`^ {2}! ${MS_ADV} high pkg:npm/ms@2\\.1\\.2$`, 'm'));
     // Files stand for their digests; an artifact compared with itself has no differences.

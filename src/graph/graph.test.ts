@@ -259,6 +259,17 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     assert.deepEqual(q.provenance(B).deployments.map((d) => [d.deployment, d.logIndex]), [[next, again.logIndex]]);
   });
 
+  test('diff compares each artifact\'s newest SBOM, not the union of every SBOM about it', async () => {
+    const before = q.diff(A, B);
+    assert.deepEqual(before.changed.map((c) => c.name), ['pkg:npm/chalk', 'pkg:npm/ms']);
+    // A second SBOM about A (the same bytes rebuilt from B's lockfile, say): A's newest now lists what B's does.
+    const log = await sign(makeStatement([{ name: 'a.tgz', digest: { sha256: A.slice(7) } }], PREDICATE.cyclonedx, toCycloneDx(sbomB)), ['run', '20261202-000003-dddddd', 'task', 'sbom', 'node', 'n1']);
+    const after = q.diff(A, B);
+    assert.equal(after.fromSbom, log);
+    assert.ok(after.toSbom >= 0 && after.toSbom !== log);
+    assert.deepEqual([after.added, after.removed, after.changed], [[], [], []]);
+  });
+
   test('rebuild derives the same edges from the stored evidence', () => {
     const count = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge').get() as { n: number }).n);
     const revoked = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge WHERE revoked_at IS NOT NULL').get() as { n: number }).n);

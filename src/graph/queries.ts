@@ -88,6 +88,9 @@ export interface SignedByAnswer {
 export interface SbomDiff {
   readonly from: string;
   readonly to: string;
+  /** Log indices of the SBOMs compared: each artifact's newest (not revoked). */
+  readonly fromSbom: number;
+  readonly toSbom: number;
   readonly added: readonly string[];
   readonly removed: readonly string[];
   readonly changed: readonly { readonly name: string; readonly from: string; readonly to: string }[];
@@ -604,17 +607,23 @@ export class GraphQueries {
   diff(fromDigest: string, toDigest: string): SbomDiff {
     const a = this.requireArtifact(fromDigest);
     const b = this.requireArtifact(toDigest);
-    const comps = (id: number): Map<string, Set<string>> => {
+    // Each artifact's newest SBOM, not the union of all: the same bytes built twice, or an
+    // SBOM ingested from a supplier beside the factory's own, would otherwise mix.
+    const newestSbom = (id: number): number => this.out(id, 'contains').filter((r) => r.revoked_at === null).reduce((n, r) => Math.max(n, Number(r.log_index)), -1);
+    const sa = newestSbom(a);
+    const sb = newestSbom(b);
+    const comps = (id: number, sbom: number): Map<string, Set<string>> => {
       const m = new Map<string, Set<string>>();
       for (const r of this.out(id, 'contains')) {
+        if (Number(r.log_index) !== sbom || r.revoked_at !== null) continue;
         const set = m.get(r.name ?? r.key) ?? new Set<string>();
         set.add(r.version ?? '');
         m.set(r.name ?? r.key, set);
       }
       return m;
     };
-    const ca = comps(a);
-    const cb = comps(b);
+    const ca = comps(a, sa);
+    const cb = comps(b, sb);
     const added: string[] = [];
     const removed: string[] = [];
     const changed: { name: string; from: string; to: string }[] = [];
@@ -640,7 +649,7 @@ export class GraphQueries {
     const fa = findings(a);
     const fb = findings(b);
     return {
-      from: fromDigest, to: toDigest, added: added.sort(), removed: removed.sort(), changed: changed.sort((x, y) => x.name.localeCompare(y.name)),
+      from: fromDigest, to: toDigest, fromSbom: sa, toSbom: sb, added: added.sort(), removed: removed.sort(), changed: changed.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)),
       newFindings: [...fb].filter(([k]) => !fa.has(k)).map(([k, v]) => ({ vulnerability: k.split('\u0000')[0] as string, ...v })),
       resolvedFindings: [...fa].filter(([k]) => !fb.has(k)).map(([k, v]) => ({ vulnerability: k.split('\u0000')[0] as string, ...(v.purl ? { purl: v.purl } : {}) })),
     };
