@@ -376,7 +376,7 @@ async function runFleet(pool: Pool, o: FleetOptions, progress: (s: string) => vo
     // 5. Size.
     const count = (sql: string): number => Number((factory.db.prepare(sql).get() as { n: number }).n);
     const nodes = count('SELECT count(*) AS n FROM g_node');
-    const edges = count('SELECT count(*) AS n FROM g_edge');
+    const edges = count('SELECT count(*) AS n FROM g_edge') + count('SELECT count(*) AS n FROM g_dep');
     const evidence = count('SELECT count(*) AS n FROM evidence');
     let size = '';
     if (o.store) {

@@ -106,10 +106,11 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
 
   test('every depends-on edge joins two components its own statement contains, so blast radius needs no walk along them', () => {
     const n = (sql: string): number => Number((f.db.prepare(sql).get() as { n: number }).n);
-    assert.ok(n("SELECT COUNT(*) AS n FROM g_edge WHERE verb = 'depends-on'") > 0);
+    assert.ok(n('SELECT COUNT(*) AS n FROM g_dep') > 0);
+    assert.equal(n("SELECT COUNT(*) AS n FROM g_edge WHERE verb = 'depends-on'"), 0, 'depends-on edges are kept in g_dep');
     for (const end of ['src', 'dst']) {
-      assert.equal(n(`SELECT COUNT(*) AS n FROM g_edge d WHERE d.verb = 'depends-on'
-        AND NOT EXISTS (SELECT 1 FROM g_edge c WHERE c.verb = 'contains' AND c.dst = d.${end} AND c.log_index = d.log_index)`), 0, `a depends-on ${end} without a contains edge of the same statement`);
+      assert.equal(n(`SELECT COUNT(*) AS n FROM g_dep d WHERE
+        NOT EXISTS (SELECT 1 FROM g_edge c WHERE c.verb = 'contains' AND c.dst = d.${end} AND c.log_index = d.log_index)`), 0, `a depends-on ${end} without a contains edge of the same statement`);
     }
     // ms@2.0.0 is only a transitive dependency (under debug) in both SBOMs
     const nested = q.blastRadius('pkg:npm/ms@2.0.0');
@@ -271,8 +272,9 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
   });
 
   test('rebuild derives the same edges from the stored evidence', () => {
-    const count = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge').get() as { n: number }).n);
-    const revoked = (): number => Number((f.db.prepare('SELECT COUNT(*) AS n FROM g_edge WHERE revoked_at IS NOT NULL').get() as { n: number }).n);
+    const n = (sql: string): number => Number((f.db.prepare(sql).get() as { n: number }).n);
+    const count = (): number => n('SELECT COUNT(*) AS n FROM g_edge') + n('SELECT COUNT(*) AS n FROM g_dep');
+    const revoked = (): number => n('SELECT COUNT(*) AS n FROM g_edge WHERE revoked_at IS NOT NULL') + n('SELECT COUNT(*) AS n FROM g_dep WHERE revoked_at IS NOT NULL');
     const before = count();
     const rb = revoked();
     const r = rebuildGraph(f.graph);

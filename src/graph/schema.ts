@@ -83,4 +83,26 @@ export const graphMigrations: readonly Migration[] = [
       if (db.dialect === 'postgres') db.exec('ALTER TABLE g_edge DROP CONSTRAINT IF EXISTS g_edge_src_fkey, DROP CONSTRAINT IF EXISTS g_edge_dst_fkey');
     },
   },
+  {
+    id: '0305_graph_dependencies',
+    up(db) {
+      // depends-on edges (~70% of an SBOM's) in a table of their own, keyed by the evidence
+      // first: a new SBOM's rows append at the end of one B-tree instead of landing on a
+      // different page of two edge indexes each (docs/graph.md, "Storage"). Nothing looks
+      // them up by package; they are read per statement (fsck, a dependency path).
+      db.exec(`
+        CREATE TABLE g_dep (
+          log_index INTEGER NOT NULL,
+          src INTEGER NOT NULL,
+          dst INTEGER NOT NULL,
+          observed_at INTEGER NOT NULL,
+          revoked_at INTEGER,
+          PRIMARY KEY (log_index, src, dst)
+        ) WITHOUT ROWID;
+        INSERT INTO g_dep (log_index, src, dst, observed_at, revoked_at)
+          SELECT log_index, src, dst, MIN(observed_at), MAX(revoked_at) FROM g_edge WHERE verb = 'depends-on' GROUP BY log_index, src, dst;
+        DELETE FROM g_edge WHERE verb = 'depends-on';
+      `);
+    },
+  },
 ];

@@ -20,6 +20,7 @@ export class GraphStore {
   private readonly nodeStmts = new Map<number, Stmt>();
   private readonly edgeStmts = new Map<number, Stmt>();
   private readonly selectStmts = new Map<number, Stmt>();
+  private readonly depStmts = new Map<number, Stmt>();
 
   constructor(readonly db: Db) {
     migrate(db, graphMigrations);
@@ -43,6 +44,16 @@ export class GraphStore {
       const values = Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?)').join(', ');
       s = this.db.prepare<unknown[]>(`INSERT INTO g_edge (src, verb, dst, log_index, observed_at, props) VALUES ${values} ON CONFLICT (src, verb, dst, log_index) DO NOTHING`);
       this.edgeStmts.set(n, s);
+    }
+    return s;
+  }
+
+  private depStmt(n: number): Stmt {
+    let s = this.depStmts.get(n);
+    if (!s) {
+      const values = Array.from({ length: n }, () => '(?, ?, ?, ?)').join(', ');
+      s = this.db.prepare<unknown[]>(`INSERT INTO g_dep (log_index, src, dst, observed_at) VALUES ${values} ON CONFLICT (log_index, src, dst) DO NOTHING`);
+      this.depStmts.set(n, s);
     }
     return s;
   }
@@ -117,9 +128,16 @@ export class GraphStore {
       return v;
     };
     let stored = 0;
-    for (let i = 0; i < edges.length; i += CHUNK) {
-      const chunk = edges.slice(i, i + CHUNK);
+    // depends-on edges go to g_dep (schema 0305), every other verb to g_edge.
+    const deps = edges.filter((e) => e.verb === 'depends-on');
+    const rest = deps.length === 0 ? edges : edges.filter((e) => e.verb !== 'depends-on');
+    for (let i = 0; i < rest.length; i += CHUNK) {
+      const chunk = rest.slice(i, i + CHUNK);
       stored += Number(this.edgeStmt(chunk.length).run(...chunk.flatMap((e) => [id(e.src), e.verb, id(e.dst), ev.logIndex, ev.integratedTime, e.props ? JSON.stringify(e.props) : null])).changes);
+    }
+    for (let i = 0; i < deps.length; i += CHUNK) {
+      const chunk = deps.slice(i, i + CHUNK);
+      stored += Number(this.depStmt(chunk.length).run(...chunk.flatMap((e) => [ev.logIndex, id(e.src), id(e.dst), ev.integratedTime])).changes);
     }
     return stored;
   }
@@ -128,7 +146,8 @@ export class GraphStore {
   markRevoked(logIndices: readonly number[], at: number): number {
     let n = 0;
     const st = this.db.prepare('UPDATE g_edge SET revoked_at = ? WHERE log_index = ? AND revoked_at IS NULL');
-    for (const i of logIndices) n += Number(st.run(at, i).changes);
+    const deps = this.db.prepare('UPDATE g_dep SET revoked_at = ? WHERE log_index = ? AND revoked_at IS NULL');
+    for (const i of logIndices) n += Number(st.run(at, i).changes) + Number(deps.run(at, i).changes);
     return n;
   }
 

@@ -66,7 +66,9 @@ export function fsck(f: Factory, opts: { limit?: number; graph?: boolean } = {})
   const certs = db.prepare('SELECT c.der FROM evidence e JOIN certificate c ON c.id = e.certificate_id WHERE e.log_index = ?');
   const full = db.prepare('SELECT payload_sha256 AS payloadSha256, payload_type AS payloadType, signature, entry_timestamp AS entryTimestamp, checkpoint_size AS checkpointSize FROM evidence WHERE log_index = ?');
   const edgesAt = db.prepare(`SELECT s.kind AS srcKind, s.key AS srcKey, e.verb, d.kind AS dstKind, d.key AS dstKey, e.props
-    FROM g_edge e JOIN g_node s ON s.id = e.src JOIN g_node d ON d.id = e.dst WHERE e.log_index = ?`);
+    FROM g_edge e JOIN g_node s ON s.id = e.src JOIN g_node d ON d.id = e.dst WHERE e.log_index = ?
+    UNION ALL SELECT s.kind, s.key, 'depends-on', d.kind, d.key, NULL
+    FROM g_dep e JOIN g_node s ON s.id = e.src JOIN g_node d ON d.id = e.dst WHERE e.log_index = ?`);
   const seen = new Set<number>();
   let evidenceChecked = 0;
   let edgesChecked = 0;
@@ -116,7 +118,7 @@ export function fsck(f: Factory, opts: { limit?: number; graph?: boolean } = {})
       if (!projected.has(k)) projected.set(k, e);
     }
     const expected = new Set([...projected.values()].map(specKey));
-    const actual = edgesAt.all(r.logIndex) as { srcKind: string; srcKey: string; verb: string; dstKind: string; dstKey: string; props: string | null }[];
+    const actual = edgesAt.all(r.logIndex, r.logIndex) as { srcKind: string; srcKey: string; verb: string; dstKind: string; dstKey: string; props: string | null }[];
     edgesChecked += actual.length;
     const actualKeys = new Set(actual.map(edgeKey));
     for (const e of actual) if (!expected.has(edgeKey(e))) report('graph', where, `edge ${e.srcKind} ${e.srcKey} ${e.verb} ${e.dstKind} ${e.dstKey} is not in its evidence (inserted or edited edge)`);
@@ -128,11 +130,14 @@ export function fsck(f: Factory, opts: { limit?: number; graph?: boolean } = {})
     }
   }
   for (let i = 0; i < size; i++) if (!seen.has(i)) report('evidence', `log index ${i}`, 'the log entry has no evidence row (deleted row)');
-  const orphans = opts.graph === false ? [] : db.prepare('SELECT DISTINCT e.log_index AS i FROM g_edge e LEFT JOIN evidence v ON v.log_index = e.log_index WHERE v.id IS NULL').all() as { i: number }[];
+  const orphans = opts.graph === false ? [] : db.prepare(`SELECT DISTINCT e.log_index AS i FROM g_edge e LEFT JOIN evidence v ON v.log_index = e.log_index WHERE v.id IS NULL
+    UNION SELECT DISTINCT e.log_index FROM g_dep e LEFT JOIN evidence v ON v.log_index = e.log_index WHERE v.id IS NULL ORDER BY 1`).all() as { i: number }[];
   for (const o of orphans) report('graph', `log index ${o.i}`, 'graph edges name evidence that does not exist (inserted edges)');
   // PostgreSQL keeps no foreign keys on edges (docs/storage.md): an edge to a missing node is tampering too.
-  const dangling = opts.graph === false ? [] : db.prepare(`SELECT e.log_index AS i, COUNT(*) AS n FROM g_edge e LEFT JOIN g_node s ON s.id = e.src LEFT JOIN g_node d ON d.id = e.dst
-    WHERE s.id IS NULL OR d.id IS NULL GROUP BY e.log_index ORDER BY e.log_index`).all() as { i: number; n: number }[];
+  const dangling = opts.graph === false ? [] : db.prepare(`SELECT x.i, COUNT(*) AS n FROM (
+      SELECT e.log_index AS i FROM g_edge e LEFT JOIN g_node s ON s.id = e.src LEFT JOIN g_node d ON d.id = e.dst WHERE s.id IS NULL OR d.id IS NULL
+      UNION ALL SELECT e.log_index FROM g_dep e LEFT JOIN g_node s ON s.id = e.src LEFT JOIN g_node d ON d.id = e.dst WHERE s.id IS NULL OR d.id IS NULL
+    ) x GROUP BY x.i ORDER BY x.i`).all() as { i: number; n: number }[];
   for (const o of dangling) report('graph', `log index ${o.i}`, Number(o.n) === 1 ? 'a graph edge names a node that does not exist (deleted node)' : `${o.n} graph edges name nodes that do not exist (deleted node)`);
   return { ok: count === 0, logSize: size, checkpointsChecked: log.checkpointsChecked, evidenceChecked, edgesChecked, problems, problemCount: count };
 }

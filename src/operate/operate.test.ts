@@ -135,6 +135,9 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     });
     assert.match(problems(edit), /inserted or edited edge/);
     assert.match(problems(edit), /deleted edge/);
+    // depends-on edges live in g_dep (schema 0305) and are checked the same way
+    const dep = await tampered(backend, 'dep-del', (db) => db.prepare('DELETE FROM g_dep WHERE log_index = 2').run());
+    assert.match(problems(dep), /graph log index 2: edge component .* depends-on component .* of this evidence is missing \(deleted edge\)/);
     // A node deleted from under its edges (SQLite's foreign keys switched off first; PostgreSQL keeps none on edges).
     const node = await tampered(backend, 'node-del', (db) => {
       db.pragma('foreign_keys = OFF');
