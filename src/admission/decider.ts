@@ -47,4 +47,10 @@ export interface DeployDecider {
    * the answer already given.
    */
   admitted?(images: readonly (ImageRef & { digest: string })[], ctx: Omit<AdmissionContext, 'container'>): Promise<void>;
+  /**
+   * Told after a real DELETE of a workload was allowed (deletes always are), with the images its
+   * old object ran, so that removal records end their deployment records. Its failure never
+   * changes the answer.
+   */
+  removed?(images: readonly (ImageRef & { digest: string })[], ctx: Omit<AdmissionContext, 'container'>): Promise<void>;
 }

@@ -135,6 +135,40 @@ test('an image this factory built and published is admitted; the decision is a s
   assert.ok(input.evidence.attestations.some((a) => a.kind === 'vsa' && a.gate === 'publish' && a.result === 'PASSED'));
 });
 
+test('a DELETE of the workload is allowed and ends its deployment record with a signed removal record; a dryRun DELETE records nothing', async () => {
+  const { GraphQueries } = await import('../graph/index.js');
+  const deployments = (): string[] => new GraphQueries(f.db).provenance(imageDigest).deployments.map((d) => d.deployment);
+  const image = `registry.example/deploy-app@${imageDigest}`;
+  assert.equal((await post(review('uid-del-create', image))).json.response.allowed, true);
+  await webhook.settled();
+  assert.deepEqual(deployments(), ['kubernetes/prod/Deployment/d']);
+  const del = (uid: string, dryRun: boolean): Json => {
+    const r = review(uid, image, { dryRun });
+    const req = r['request'] as Json;
+    return { ...r, request: { ...req, operation: 'DELETE', oldObject: req['object'], object: null, options: { apiVersion: 'meta.k8s.io/v1', kind: 'DeleteOptions' } } };
+  };
+  const evidence = (): number => f.evidence.count();
+  const n0 = evidence();
+  assert.equal((await post(del('uid-del-dry', true))).json.response.allowed, true);
+  await webhook.settled();
+  assert.equal(evidence(), n0, 'a dryRun DELETE signs nothing');
+  assert.deepEqual(deployments(), ['kubernetes/prod/Deployment/d']);
+  assert.equal((await post(del('uid-del', false))).json.response.allowed, true);
+  await webhook.settled();
+  assert.equal(evidence(), n0 + 1, 'one removal record');
+  assert.deepEqual(deployments(), []);
+  const removal = f.db.prepare("SELECT e.log_index FROM g_edge e JOIN g_node d ON d.id = e.dst WHERE e.verb = 'removed-from' AND d.key = 'kubernetes/prod/Deployment/d' ORDER BY e.log_index DESC").get() as { log_index: number };
+  const v = f.verifier().verify(f.bundleOf(f.evidence.getByLogIndex(Number(removal.log_index))), { identity: `spiffe://${TD}/factory/admission` });
+  assert.equal((v.statement.predicate as { removed?: boolean }).removed, true);
+  // deleting it again (nothing runs there now) records nothing; creating it again records it again
+  assert.equal((await post(del('uid-del-again', false))).json.response.allowed, true);
+  await webhook.settled();
+  assert.equal(evidence(), n0 + 1);
+  assert.equal((await post(review('uid-del-recreate', image))).json.response.allowed, true);
+  await webhook.settled();
+  assert.deepEqual(deployments(), ['kubernetes/prod/Deployment/d']);
+});
+
 test('each workload kind with the image is admitted; an unknown digest is denied naming the failing rules', async () => {
   for (const kind of ['Pod', 'ReplicaSet', 'StatefulSet', 'DaemonSet']) {
     const r = await post(review(`uid-${kind}`, `registry.example/deploy-app@${imageDigest}`, { kind }));

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { SsfError, isSsfError, type Clock } from '../core/index.js';
 import type { Factory } from '../factory/index.js';
-import { vexProductTargets } from '../graph/index.js';
+import { GraphQueries, vexProductTargets } from '../graph/index.js';
 import { OciLayout } from '../repository/index.js';
 import { verifyProvenanceChain, type BundleVerifier, type ChainReport } from '../verify/index.js';
 import {
@@ -246,6 +246,23 @@ export async function createDeployDecider(f: Factory, opts: { policies: readonly
         if (recorded.size >= 100_000) recorded.clear();
         recorded.add(key);
         await recordDeployment(f, { cluster, namespace: ctx.namespace, kind: ctx.kind, name: ctx.name, digest: image.digest, image: image.ref }, { by: 'admission' });
+      }
+    },
+    // A deleted workload's images no longer run there: removal records for those recorded as running.
+    async removed(images, ctx): Promise<void> {
+      const cluster = opts.cluster ?? 'kubernetes';
+      if (!/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(ctx.name) || ctx.namespace === '') return;
+      const where = `${cluster}/${ctx.namespace}/${ctx.kind}/${ctx.name}`;
+      const q = new GraphQueries(f.db, { trustDomain: f.trustDomain });
+      for (const image of images) {
+        recorded.delete(`${where}@${image.digest}`);
+        let running = false;
+        try {
+          running = q.provenance(image.digest).deployments.some((d) => d.deployment === where && d.revoked !== true);
+        } catch (e) {
+          if (!isSsfError(e, 'ARTIFACT_NOT_FOUND')) throw e;
+        }
+        if (running) await recordDeployment(f, { cluster, namespace: ctx.namespace, kind: ctx.kind, name: ctx.name, digest: image.digest, image: image.ref }, { by: 'admission', removed: true });
       }
     },
     async decide(image: ImageRef & { digest: string }, ctx: AdmissionContext): Promise<ImageDecision> {

@@ -164,6 +164,22 @@ export function admissionManifests(o: ManifestOptions): Manifest[] {
         rule(['apps'], ['deployments', 'replicasets', 'statefulsets', 'daemonsets']),
         rule(['batch'], ['jobs', 'cronjobs']),
       ],
+    }, {
+      // Deletes of workloads, so that their deployment records are ended by removal
+      // records. Always allowed, and Ignore: a webhook that is down must never block a delete.
+      name: `removals.${name}.${ns}.svc`,
+      admissionReviewVersions: ['v1'],
+      sideEffects: 'NoneOnDryRun',
+      failurePolicy: 'Ignore',
+      matchPolicy: 'Equivalent',
+      timeoutSeconds,
+      clientConfig: { service: { name, namespace: ns, path: '/validate', port: 443 }, caBundle: b64(o.caPem) },
+      namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [ns] }] },
+      rules: [
+        { apiGroups: [''], apiVersions: ['*'], operations: ['DELETE'], resources: ['pods', 'replicationcontrollers'], scope: 'Namespaced' },
+        { apiGroups: ['apps'], apiVersions: ['*'], operations: ['DELETE'], resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'], scope: 'Namespaced' },
+        { apiGroups: ['batch'], apiVersions: ['*'], operations: ['DELETE'], resources: ['jobs', 'cronjobs'], scope: 'Namespaced' },
+      ],
     }],
   });
   return out;

@@ -218,6 +218,26 @@ export function inspectRequest(req: AdmissionRequest): Inspection {
   return { action: 'inspect', containers: workloadContainers(req.object, req.kind.kind, path) };
 }
 
+/**
+ * The images a workload ran, from the old object of a DELETE (its containers pinned by digest;
+ * an unpinned or unreadable one names nothing that was recorded). Undefined when the request
+ * is not a DELETE of the workload itself, or the old object has no readable pod spec.
+ */
+export function deletedImages(req: AdmissionRequest): { ref: string; digest: string }[] | undefined {
+  if (req.operation !== 'DELETE' || req.subResource !== '') return undefined;
+  const path = POD_SPEC_PATHS[`${req.kind.group}/${req.kind.kind}`];
+  if (!path || req.oldObject === undefined) return undefined;
+  let containers: ContainerImage[];
+  try {
+    containers = workloadContainers(req.oldObject, req.kind.kind, path);
+  } catch {
+    return undefined;
+  }
+  const out = new Map<string, { ref: string; digest: string }>();
+  for (const c of containers) if (c.image?.digest !== undefined && !out.has(c.image.digest)) out.set(c.image.digest, { ref: c.ref, digest: c.image.digest });
+  return [...out.values()];
+}
+
 /** Every container of a workload object, given where its pod spec is. */
 export function workloadContainers(object: unknown, kind: string, specPath: readonly string[]): ContainerImage[] {
   let spec: unknown = object;

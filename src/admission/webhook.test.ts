@@ -490,6 +490,13 @@ describe('ssf admission manifests', () => {
     assert.deepEqual(hook.namespaceSelector.matchExpressions, [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['ssf'] }]);
     assert.deepEqual(hook.rules.flatMap((r: Json) => r.resources).sort(), ['cronjobs', 'daemonsets', 'deployments', 'jobs', 'pods', 'pods/ephemeralcontainers', 'replicasets', 'replicationcontrollers', 'statefulsets']);
     assert.ok(hook.rules.every((r: Json) => r.operations.join() === 'CREATE,UPDATE'));
+    // A second webhook for deletes (removal records), which must never block one: Ignore.
+    const removals = vwc.webhooks[1];
+    assert.equal(vwc.webhooks.length, 2);
+    assert.equal(removals.failurePolicy, 'Ignore');
+    assert.equal(removals.clientConfig.caBundle, hook.clientConfig.caBundle);
+    assert.deepEqual(removals.rules.flatMap((r: Json) => r.resources).sort(), ['cronjobs', 'daemonsets', 'deployments', 'jobs', 'pods', 'replicasets', 'replicationcontrollers', 'statefulsets']);
+    assert.ok(removals.rules.every((r: Json) => r.operations.join() === 'DELETE'));
     assert.deepEqual(svc.spec.ports, [{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
     const pod = dep.spec.template.spec;
     assert.equal(pod.securityContext.runAsNonRoot, true);

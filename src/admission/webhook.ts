@@ -10,7 +10,7 @@ import { SsfError, systemClock, toSsfError, type Clock } from '../core/index.js'
 import { DecisionCache } from './cache.js';
 import type { AdmissionContext, DeployDecider, ImageDecision, ImageRef } from './decider.js';
 import {
-  MAX_REVIEW_BYTES, admissionResponse, inspectRequest, oneLine, parseAdmissionRequest, parseReviewBody, reviewUid,
+  MAX_REVIEW_BYTES, admissionResponse, deletedImages, inspectRequest, oneLine, parseAdmissionRequest, parseReviewBody, reviewUid,
   type AdmissionRequest, type AdmissionReviewResponse, type ContainerImage, type Inspection,
 } from './review.js';
 
@@ -160,7 +160,14 @@ export class AdmissionWebhook {
       this.log(`deny uid=${uid}: ${oneLine(message, 500)}`);
       return admissionResponse(uid, { allowed: false, message });
     }
-    if (inspection.action === 'allow') return admissionResponse(uid, { allowed: true });
+    if (inspection.action === 'allow') {
+      const gone = req.dryRun || !this.decider.removed ? undefined : deletedImages(req);
+      if (gone && gone.length > 0 && this.decider.removed) {
+        const ctx = { uid: req.uid, kind: req.kind.kind, namespace: req.namespace, name: objectName(req), operation: req.operation, dryRun: false };
+        this.track(this.decider.removed(gone, ctx).catch((e: unknown) => this.log(`recording the removal of uid=${req.uid} failed: ${errorLine(e)}`)));
+      }
+      return admissionResponse(uid, { allowed: true });
+    }
     return this.decideAll(req, inspection.containers);
   }
 
@@ -234,9 +241,7 @@ export class AdmissionWebhook {
     if (!req.dryRun && (req.operation === 'CREATE' || req.operation === 'UPDATE') && this.decider.admitted) {
       const images = groups.map(([digest, cs]) => ({ ref: cs[0]?.ref ?? digest, digest }));
       const ctx = { uid: req.uid, kind: req.kind.kind, namespace: req.namespace, name: objectName(req), operation: req.operation, dryRun: false };
-      const p = this.decider.admitted(images, ctx).catch((e: unknown) => this.log(`recording the deployment of uid=${req.uid} failed: ${errorLine(e)}`));
-      this.recording.add(p);
-      void p.finally(() => this.recording.delete(p));
+      this.track(this.decider.admitted(images, ctx).catch((e: unknown) => this.log(`recording the deployment of uid=${req.uid} failed: ${errorLine(e)}`)));
     }
     return admissionResponse(req.uid, {
       allowed: true,
@@ -268,6 +273,11 @@ export class AdmissionWebhook {
   }
 
   private readonly recording = new Set<Promise<void>>();
+
+  private track(p: Promise<void>): void {
+    this.recording.add(p);
+    void p.finally(() => this.recording.delete(p));
+  }
 
   /** Resolves when every deployment record started so far is written (for tests and shutdown). */
   async settled(): Promise<void> {
