@@ -225,6 +225,15 @@ export async function createDeployDecider(f: Factory, opts: { policies: readonly
     return seen.version;
   };
   const recorded = new Set<string>();
+  /** Does the graph show the digest running in that workload (a deployment record not removed since)? */
+  const runningIn = (digest: string, where: string): boolean => {
+    try {
+      return new GraphQueries(f.db, { trustDomain: f.trustDomain }).provenance(digest).deployments.some((d) => d.deployment === where && d.revoked !== true);
+    } catch (e) {
+      if (isSsfError(e, 'ARTIFACT_NOT_FOUND')) return false;
+      throw e;
+    }
+  };
   // One verifier (with its certificate and checkpoint caches) while the revocation list is unchanged.
   let shared: { version: number; verifier: BundleVerifier } | undefined;
   const verifierNow = (): BundleVerifier => {
@@ -241,8 +250,10 @@ export async function createDeployDecider(f: Factory, opts: { policies: readonly
       const cluster = opts.cluster ?? 'kubernetes';
       if (!/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(ctx.name) || ctx.namespace === '') return;
       for (const image of images) {
-        const key = `${cluster}/${ctx.namespace}/${ctx.kind}/${ctx.name}@${image.digest}`;
-        if (recorded.has(key)) continue;
+        const where = `${cluster}/${ctx.namespace}/${ctx.kind}/${ctx.name}`;
+        const key = `${where}@${image.digest}`;
+        // Recorded by this process before, and not removed since (by a DELETE, another replica or `ssf deployments remove`).
+        if (recorded.has(key) && runningIn(image.digest, where)) continue;
         if (recorded.size >= 100_000) recorded.clear();
         recorded.add(key);
         await recordDeployment(f, { cluster, namespace: ctx.namespace, kind: ctx.kind, name: ctx.name, digest: image.digest, image: image.ref }, { by: 'admission' });
@@ -253,16 +264,9 @@ export async function createDeployDecider(f: Factory, opts: { policies: readonly
       const cluster = opts.cluster ?? 'kubernetes';
       if (!/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(ctx.name) || ctx.namespace === '') return;
       const where = `${cluster}/${ctx.namespace}/${ctx.kind}/${ctx.name}`;
-      const q = new GraphQueries(f.db, { trustDomain: f.trustDomain });
       for (const image of images) {
         recorded.delete(`${where}@${image.digest}`);
-        let running = false;
-        try {
-          running = q.provenance(image.digest).deployments.some((d) => d.deployment === where && d.revoked !== true);
-        } catch (e) {
-          if (!isSsfError(e, 'ARTIFACT_NOT_FOUND')) throw e;
-        }
-        if (running) await recordDeployment(f, { cluster, namespace: ctx.namespace, kind: ctx.kind, name: ctx.name, digest: image.digest, image: image.ref }, { by: 'admission', removed: true });
+        if (runningIn(image.digest, where)) await recordDeployment(f, { cluster, namespace: ctx.namespace, kind: ctx.kind, name: ctx.name, digest: image.digest, image: image.ref }, { by: 'admission', removed: true });
       }
     },
     async decide(image: ImageRef & { digest: string }, ctx: AdmissionContext): Promise<ImageDecision> {

@@ -248,11 +248,17 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     const next = 'prod-eu/shop/Deployment/small-next';
     const deployed = (): string[] => q.blastRadius('pkg:npm/ms@2.0.0').deployments.map((d) => d.deployment).sort();
     assert.deepEqual(deployed(), ['prod-eu/shop/Deployment/small', next]);
+    // A removal (or deployment) statement signed by anyone but the deployment identities counts for nothing.
+    const forged = (removed: boolean, name: string): ReturnType<typeof makeStatement> => makeStatement([{ name: 'b', digest: { sha256: B.slice(7) } }], 'https://ssf.invalid/attestations/deployment/v1',
+      { deployment: { cluster: 'prod-eu', namespace: 'shop', kind: 'Deployment', name }, ...(removed ? { removed: true } : {}), recordedAt: '2026-12-02T00:00:00Z' });
+    await sign(forged(true, 'small-next'), ['cli', 'attest']);
+    await sign(forged(false, 'forged'), ['cli', 'attest']);
+    assert.deepEqual(deployed(), ['prod-eu/shop/Deployment/small', next]);
     const removal = await recordDeployment(f, { cluster: 'prod-eu', namespace: 'shop', kind: 'Deployment', name: 'small-next', digest: B }, { removed: true });
     assert.deepEqual(deployed(), ['prod-eu/shop/Deployment/small']);
     assert.deepEqual(q.provenance(B).deployments, []);
     // the removal is evidence like any other: signed, logged, in the graph with its log index
-    const edge = f.db.prepare("SELECT e.log_index FROM g_edge e JOIN g_node d ON d.id = e.dst WHERE e.verb = 'removed-from' AND d.key = ?").get(next) as { log_index: number };
+    const edge = f.db.prepare("SELECT e.log_index FROM g_edge e JOIN g_node d ON d.id = e.dst WHERE e.verb = 'removed-from' AND d.key = ? ORDER BY e.log_index DESC").get(next) as { log_index: number };
     assert.equal(Number(edge.log_index), removal.logIndex);
     // deployed again: counts again (the newest record wins)
     const again = await recordDeployment(f, { cluster: 'prod-eu', namespace: 'shop', kind: 'Deployment', name: 'small-next', digest: B });

@@ -120,6 +120,8 @@ export interface Suppression {
  */
 const VEX_PATH = 'evidence\\/vex';
 const SCAN_PATH = '(?:run\\/[^/]+\\/task\\/[^/]+\\/node\\/[^/]+|factory\\/rescan|evidence\\/scan)';
+/** Deployment and removal records: `ssf deployments record|remove` and the admission webhook. */
+const DEPLOY_PATH = '(?:operator\\/deployments|factory\\/admission)';
 const signerPattern = (td: string | undefined, path: string): RegExp => new RegExp(`^spiffe://${td ? td.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : '[^/]+'}/${path}$`);
 const SUPPRESSES = new Set(['not_affected', 'fixed']);
 
@@ -133,11 +135,13 @@ function purlsOf(p: Record<string, unknown>): string[] {
 export class GraphQueries {
   private readonly vexSigner: RegExp;
   private readonly scanSigner: RegExp;
+  private readonly deploySigner: RegExp;
 
   /** `trustDomain`: only this factory's own identities are trusted for VEX and scans (third-party evidence is not). */
   constructor(private readonly db: Db, opts: { trustDomain?: string } = {}) {
     this.vexSigner = signerPattern(opts.trustDomain, VEX_PATH);
     this.scanSigner = signerPattern(opts.trustDomain, SCAN_PATH);
+    this.deploySigner = signerPattern(opts.trustDomain, DEPLOY_PATH);
   }
 
   /**
@@ -476,10 +480,13 @@ export class GraphQueries {
         FROM g_edge e JOIN g_node a ON a.id = e.src JOIN g_node d ON d.id = e.dst
         WHERE e.verb IN ('deployed-as', 'removed-from') AND e.src IN (${chunk.map(() => '?').join(', ')}) ORDER BY e.log_index`).all(...chunk) as R[]) rows.push(r);
     }
+    // Only the factory's own deployment identities say what runs where: a deployment statement
+    // anyone else signed (`ssf attest`, an ingested bundle) neither adds nor removes one.
+    const trusted = (r: R): boolean => this.deploySigner.test(this.evidenceAt(Number(r.log_index)).signer ?? '');
     const removedAt = new Map<string, number>();
-    for (const r of rows) if (r.verb === 'removed-from' && r.revoked_at === null) removedAt.set(`${r.src}\u0000${r.deployment}`, Number(r.log_index));
+    for (const r of rows) if (r.verb === 'removed-from' && r.revoked_at === null && trusted(r)) removedAt.set(`${r.src}\u0000${r.deployment}`, Number(r.log_index));
     return rows
-      .filter((r) => r.verb === 'deployed-as' && Number(r.log_index) > (removedAt.get(`${r.src}\u0000${r.deployment}`) ?? -1))
+      .filter((r) => r.verb === 'deployed-as' && trusted(r) && Number(r.log_index) > (removedAt.get(`${r.src}\u0000${r.deployment}`) ?? -1))
       .map((r) => ({ deployment: r.deployment, artifact: r.artifact, logIndex: Number(r.log_index), observedAt: iso(r.observed_at), ...(r.revoked_at !== null ? { revoked: true } : {}) }));
   }
 

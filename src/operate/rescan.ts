@@ -65,7 +65,12 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
       for (const a of changed) {
         for (const p of a.packages) {
           const purl = purlOfPackage(p.ecosystem, p.name);
-          if (purl) names.add(componentNode(makePurl(purl.type, purl.namespace, purl.name, '0'))?.name ?? '');
+          if (!purl) continue;
+          try {
+            names.add(componentNode(makePurl(purl.type, purl.namespace, purl.name, '0'))?.name ?? '');
+          } catch {
+            // an OSV name no purl can hold (Maven without a group, say) names no component here
+          }
         }
       }
       const ids = new Set<number>();

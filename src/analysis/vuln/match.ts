@@ -225,7 +225,9 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
       const own: Finding[] = [];
       for (const cand of cands) {
         if (cand.advisory.warnings.length > 0) for (const w of cand.advisory.warnings) warnings.add(w);
-        const r = evaluateEntries(cand.entries, version, parsed);
+        let r = evaluateEntries(cand.entries, version, parsed);
+        // a versions list written with Go's v matches too
+        if (!r.affected && version !== comp.version) r = evaluateEntries(cand.entries, comp.version, undefined);
         if (!r.affected) continue;
         const a = cand.advisory.advisory;
         cand.aliases ??= [...new Set(a.aliases ?? [])].filter((x) => x !== a.id).sort(byString);
