@@ -225,15 +225,7 @@ export async function createDeployDecider(f: Factory, opts: { policies: readonly
     return seen.version;
   };
   const recorded = new Set<string>();
-  /** Does the graph show the digest running in that workload (a deployment record not removed since)? */
-  const runningIn = (digest: string, where: string): boolean => {
-    try {
-      return new GraphQueries(f.db, { trustDomain: f.trustDomain }).provenance(digest).deployments.some((d) => d.deployment === where && d.revoked !== true);
-    } catch (e) {
-      if (isSsfError(e, 'ARTIFACT_NOT_FOUND')) return false;
-      throw e;
-    }
-  };
+  const runningIn = (digest: string, where: string): boolean => new GraphQueries(f.db, { trustDomain: f.trustDomain }).isDeployed(digest, where);
   // One verifier (with its certificate and checkpoint caches) while the revocation list is unchanged.
   let shared: { version: number; verifier: BundleVerifier } | undefined;
   const verifierNow = (): BundleVerifier => {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { SsfError, isSsfError, parseDigestRef, sha256File } from '../core/index.js';
+import { SsfError, parseDigestRef, sha256File } from '../core/index.js';
 import type { Factory } from '../factory/index.js';
 import type { ProvenanceTree } from '../graph/index.js';
 import { need, str, type Command, type Io, type ParsedArgs } from './command.js';
@@ -345,13 +345,7 @@ ${DEPLOYMENT_OPTIONS}`,
     return withFactory(a, io, async (f) => {
       const { recordDeployment } = await import('../admission/index.js');
       const { GraphQueries } = await import('../graph/index.js');
-      let current = false;
-      try {
-        current = new GraphQueries(f.db, { trustDomain: f.trustDomain }).provenance(digest).deployments.some((x) => x.deployment === where && x.revoked !== true);
-      } catch (e) {
-        if (!isSsfError(e, 'ARTIFACT_NOT_FOUND')) throw e;
-      }
-      if (!current) throw new SsfError('DEPLOYMENT_NOT_FOUND', `the graph holds no current deployment of ${digest} in ${where}; nothing recorded (see \`ssf query provenance ${digest}\`)`);
+      if (!new GraphQueries(f.db, { trustDomain: f.trustDomain }).isDeployed(digest, where)) throw new SsfError('DEPLOYMENT_NOT_FOUND', `the graph holds no current deployment of ${digest} in ${where}; nothing recorded (see \`ssf query provenance ${digest}\`)`);
       const r = await recordDeployment(f, { ...d, digest, ...(ref !== digest ? { image: ref } : {}) }, { removed: true });
       io.out(`recorded ${where} no longer runs ${digest} (log #${r.logIndex})`);
       return 0;

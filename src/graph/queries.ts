@@ -472,22 +472,31 @@ export class GraphQueries {
    * record (not revoked) for the same artifact and workload ended them.
    */
   private deploymentsOf(artifactIds: readonly number[]): ({ deployment: string; artifact: string } & Evidenced)[] {
-    type R = { src: number; artifact: string; deployment: string; verb: string; log_index: number; observed_at: number; revoked_at: number | null };
+    type R = { src: number; artifact: string; deployment: string; verb: string; log_index: number; observed_at: number; revoked_at: number | null; signer: string | null; sprops: string | null };
     const rows: R[] = [];
+    // Each record's signer comes with it (its attestation node's signed-by edge), in the same statement.
     for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
       const chunk = artifactIds.slice(i, i + IN_CHUNK);
-      for (const r of this.st(`SELECT e.src, a.key AS artifact, d.key AS deployment, e.verb, e.log_index, e.observed_at, e.revoked_at
+      for (const r of this.st(`SELECT e.src, a.key AS artifact, d.key AS deployment, e.verb, e.log_index, e.observed_at, e.revoked_at, i.key AS signer, s.props AS sprops
         FROM g_edge e JOIN g_node a ON a.id = e.src JOIN g_node d ON d.id = e.dst
+        LEFT JOIN g_node t ON t.kind = 'attestation' AND t.key = 'log:' || CAST(e.log_index AS TEXT)
+        LEFT JOIN g_edge s ON s.src = t.id AND s.verb = 'signed-by' LEFT JOIN g_node i ON i.id = s.dst
         WHERE e.verb IN ('deployed-as', 'removed-from') AND e.src IN (${chunk.map(() => '?').join(', ')}) ORDER BY e.log_index`).all(...chunk) as R[]) rows.push(r);
     }
     // Only the factory's own deployment identities say what runs where: a deployment statement
     // anyone else signed (`ssf attest`, an ingested bundle) neither adds nor removes one.
-    const trusted = (r: R): boolean => this.deploySigner.test(this.evidenceAt(Number(r.log_index)).signer ?? '');
+    const trusted = (r: R): boolean => this.deploySigner.test(r.signer ?? '') && props({ props: r.sprops })['thirdParty'] !== true;
     const removedAt = new Map<string, number>();
     for (const r of rows) if (r.verb === 'removed-from' && r.revoked_at === null && trusted(r)) removedAt.set(`${r.src}\u0000${r.deployment}`, Number(r.log_index));
     return rows
       .filter((r) => r.verb === 'deployed-as' && trusted(r) && Number(r.log_index) > (removedAt.get(`${r.src}\u0000${r.deployment}`) ?? -1))
       .map((r) => ({ deployment: r.deployment, artifact: r.artifact, logIndex: Number(r.log_index), observedAt: iso(r.observed_at), ...(r.revoked_at !== null ? { revoked: true } : {}) }));
+  }
+
+  /** Does the graph show `digest` running in the workload `where` (`cluster/namespace/Kind/name`) now? An unknown digest runs nowhere. */
+  isDeployed(digest: string, where: string): boolean {
+    const a = this.node('artifact', digest);
+    return a !== undefined && this.deploymentsOf([a.id]).some((d) => d.deployment === where && d.revoked !== true);
   }
 
   /** Vulnerability nodes whose key is one of `ids` in any letter case. */
