@@ -452,7 +452,7 @@ Exit status: 0 when the store is consistent; 1 with FACTORY_CORRUPT otherwise.`,
       const r = fsck(f, { ...(limitText ? { limit: Number(limitText) } : {}) });
       if (a.values.json) io.out(JSON.stringify(r));
       else {
-        io.out(`log: ${r.logSize} entries, ${r.checkpointsChecked} signed checkpoints; evidence: ${r.evidenceChecked} rows; graph: ${r.edgesChecked} edges`);
+        io.out(`log: ${r.logSize} entries, ${r.checkpointsChecked} signed checkpoints; evidence: ${r.evidenceChecked} rows; graph: ${r.edgesChecked} edges, ${r.currentChecked} current-state rows`);
         for (const p of r.problems) io.out(`  ${p.area.padEnd(8)} ${p.where}: ${p.problem}`);
         if (r.problemCount > r.problems.length) io.out(`  … and ${r.problemCount - r.problems.length} more`);
       }

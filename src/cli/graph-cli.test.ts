@@ -598,7 +598,7 @@ describe('ssf fsck and ssf graph rebuild', () => {
 
   test('an untouched factory passes: exit 0, ok', () => {
     const r = ok(ssf(['fsck', '--dir', 'f']));
-    assert.match(r.out, /^log: (\d+) entries, \1 signed checkpoints; evidence: \1 rows; graph: \d+ edges\nok\n$/);
+    assert.match(r.out, /^log: (\d+) entries, \1 signed checkpoints; evidence: \1 rows; graph: \d+ edges, \d+ current-state rows\nok\n$/);
     const j = json<FsckReport>(['fsck']);
     assert.equal(j.ok, true);
     assert.deepEqual(j.problems, []);
@@ -614,6 +614,10 @@ describe('ssf fsck and ssf graph rebuild', () => {
         WHERE e.verb = 'affected-by' AND e.dst = (SELECT id FROM g_node WHERE kind = 'vulnerability' AND key = ?) AND e.src = (SELECT id FROM g_node WHERE key = ?)
         ORDER BY e.log_index DESC LIMIT 1)`).run(DEBUG_ADV, imageA).changes;
       assert.equal(n, 1);
+      // ...and the current-state row the queries read (src/graph/current.ts), to match it.
+      const m = db.prepare(`UPDATE g_cur_finding SET props = replace(props, '"severity":"high"', '"severity":"low"')
+        WHERE vulnerability = (SELECT id FROM g_node WHERE kind = 'vulnerability' AND key = ?) AND artifact = (SELECT id FROM g_node WHERE key = ?)`).run(DEBUG_ADV, imageA).changes;
+      assert.equal(m, 1);
     });
     // The graph now lies...
     assert.equal(json<AffectedDeployments>(['query', 'affected', DEBUG_ADV], dir).artifacts.find((x) => x.digest === imageA)?.severity, 'low');

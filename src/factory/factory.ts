@@ -57,7 +57,7 @@ export class Factory {
     readonly evidence: EvidenceStore,
     readonly clock: Clock,
   ) {
-    this.graph = new GraphStore(db);
+    this.graph = new GraphStore(db, { trustDomain: cfg.trustDomain });
     this.logIdHex = keyIdOf(createPublicKey(logKey));
   }
   private readonly logIdHex: string;

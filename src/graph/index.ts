@@ -10,3 +10,4 @@ export * from './store.js';
 export { graphMigrations } from './schema.js';
 export * from './queries.js';
 export * from './rebuild.js';
+export { checkCurrent, signerPatterns, type SignerPatterns } from './current.js';

@@ -4,6 +4,7 @@ import { parseStatementPayload } from '../attest/index.js';
 import { attestationKind } from '../policy/index.js';
 import type { Db } from '../store/index.js';
 import { componentNode, vexProductTargets } from './project.js';
+import { signerPatterns } from './current.js';
 
 /**
  * The questions a security team asks during an incident, as queries over the graph. Each
@@ -112,17 +113,6 @@ export interface Suppression {
   readonly purls?: readonly string[];
 }
 
-/**
- * Who may sign what the graph believes about vulnerabilities, as the pipeline's and the deploy
- * gate's own checks require: VEX by `ssf vex sign`'s identity; scans by a pipeline task,
- * `ssf rescan` or `ssf scan --attest`. `[^/]+` is the trust domain (this factory's, when the
- * queries are given it).
- */
-const VEX_PATH = 'evidence\\/vex';
-const SCAN_PATH = '(?:run\\/[^/]+\\/task\\/[^/]+\\/node\\/[^/]+|factory\\/rescan|evidence\\/scan)';
-/** Deployment and removal records: `ssf deployments record|remove` and the admission webhook. */
-const DEPLOY_PATH = '(?:operator\\/deployments|factory\\/admission)';
-const signerPattern = (td: string | undefined, path: string): RegExp => new RegExp(`^spiffe://${td ? td.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : '[^/]+'}/${path}$`);
 const SUPPRESSES = new Set(['not_affected', 'fixed']);
 
 /** The purls of an affected-by or suppressed-by edge's properties. */
@@ -134,14 +124,14 @@ function purlsOf(p: Record<string, unknown>): string[] {
 /** Read-only queries over the graph tables. */
 export class GraphQueries {
   private readonly vexSigner: RegExp;
-  private readonly scanSigner: RegExp;
-  private readonly deploySigner: RegExp;
 
-  /** `trustDomain`: only this factory's own identities are trusted for VEX and scans (third-party evidence is not). */
+  /**
+   * `trustDomain`: only this factory's own identities are trusted for VEX (third-party
+   * evidence is not). Whose scans and deployment records count was decided when the current
+   * state was written (GraphStore, with the factory's trust domain; src/graph/current.ts).
+   */
   constructor(private readonly db: Db, opts: { trustDomain?: string } = {}) {
-    this.vexSigner = signerPattern(opts.trustDomain, VEX_PATH);
-    this.scanSigner = signerPattern(opts.trustDomain, SCAN_PATH);
-    this.deploySigner = signerPattern(opts.trustDomain, DEPLOY_PATH);
+    this.vexSigner = signerPatterns(opts.trustDomain).vex;
   }
 
   /**
@@ -190,21 +180,14 @@ export class GraphQueries {
 
   /**
    * The log index of each artifact's newest vulnerability scan that is not revoked and is
-   * signed by one of the factory's scanning identities (see newestScan; artifacts without one
-   * are absent), for many artifacts at once.
+   * signed by one of the factory's scanning identities (artifacts without one are absent),
+   * for many artifacts at once, from the current state (current.ts).
    */
   private newestScans(artifactIds: readonly number[]): Map<number, number> {
     const out = new Map<number, number>();
     for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
       const chunk = artifactIds.slice(i, i + IN_CHUNK);
-      const rows = this.st(`SELECT e.src AS id, e.log_index, i.key AS signer, s.props FROM g_edge e JOIN g_node a ON a.id = e.dst
-        JOIN g_edge s ON s.src = a.id AND s.verb = 'signed-by' JOIN g_node i ON i.id = s.dst
-        WHERE e.src IN (${chunk.map(() => '?').join(', ')}) AND e.verb = 'attested-by' AND a.name LIKE 'https://in-toto.io/attestation/vulns%' AND e.revoked_at IS NULL`).all(...chunk) as { id: number; log_index: number; signer: string; props: string | null }[];
-      for (const r of rows) {
-        if (!this.scanSigner.test(r.signer) || props(r)['thirdParty'] === true) continue;
-        const id = Number(r.id);
-        if (Number(r.log_index) > (out.get(id) ?? -1)) out.set(id, Number(r.log_index));
-      }
+      for (const r of this.st(`SELECT artifact, log_index FROM g_cur_scan WHERE artifact IN (${chunk.map(() => '?').join(', ')})`).raw().all(...chunk) as [number, number][]) out.set(Number(r[0]), Number(r[1]));
     }
     return out;
   }
@@ -446,17 +429,25 @@ export class GraphQueries {
     // fleet's SBOMs: every dependent of it in every SBOM; bench/graph.ts.)
     const direct = new Map<number, string>(matched.map((m) => [Number(m.id), m.key]));
     const artifacts = new Map<number, { digest: string; via: Set<string>; how: 'contains' | 'built-from'; logIndex: number }>();
-    for (const r of this.inMany([...direct.keys()], ['contains', 'built-from'])) {
-      if (r.kind !== 'artifact' || r.revoked_at !== null) continue;
-      const target = direct.get(Number(r.dst));
-      if (target === undefined) continue;
-      const hit = artifacts.get(Number(r.id)) ?? { digest: r.key, via: new Set<string>(), how: r.verb as 'contains' | 'built-from', logIndex: Number(r.log_index) };
-      hit.via.add(target);
-      if (r.verb === 'contains' && hit.how !== 'contains') {
-        hit.how = 'contains';
-        hit.logIndex = Number(r.log_index);
+    // Every column the edge side needs is in g_edge_dst_cover (schema 0307): the scan reads
+    // the index alone, and each row costs one artifact-node lookup for its digest.
+    const ids = [...direct.keys()];
+    for (let i = 0; i < ids.length; i += IN_CHUNK) {
+      const chunk = ids.slice(i, i + IN_CHUNK);
+      const rows = this.st(`SELECT e.src, n.key, e.dst, e.verb, e.log_index FROM g_edge e JOIN g_node n ON n.id = e.src
+        WHERE e.dst IN (${chunk.map(() => '?').join(', ')}) AND e.verb IN ('contains', 'built-from') AND e.revoked_at IS NULL AND n.kind = 'artifact'`)
+        .raw().all(...chunk) as [src: number, key: string, dst: number, verb: 'contains' | 'built-from', logIndex: number][];
+      for (const [src, key, dst, verb, logIndex] of rows) {
+        const target = direct.get(Number(dst)) as string;
+        const id = Number(src);
+        let hit = artifacts.get(id);
+        if (!hit) artifacts.set(id, (hit = { digest: key, via: new Set<string>(), how: verb, logIndex: Number(logIndex) }));
+        hit.via.add(target);
+        if (verb === 'contains' && hit.how !== 'contains') {
+          hit.how = 'contains';
+          hit.logIndex = Number(logIndex);
+        }
       }
-      artifacts.set(Number(r.id), hit);
     }
     const deployments = this.deploymentsOf([...artifacts.keys()]);
     return {
@@ -468,29 +459,22 @@ export class GraphQueries {
   }
 
   /**
-   * Where these artifacts run now: their deployment records, except where a later removal
-   * record (not revoked) for the same artifact and workload ended them.
+   * Where these artifacts run now, from the current state (current.ts): their trusted
+   * deployment records, except where a later trusted removal record (not revoked) for the same
+   * artifact and workload ended them.
    */
   private deploymentsOf(artifactIds: readonly number[]): ({ deployment: string; artifact: string } & Evidenced)[] {
-    type R = { src: number; artifact: string; deployment: string; verb: string; log_index: number; observed_at: number; revoked_at: number | null; signer: string | null; sprops: string | null };
+    type R = [artifact: string, deployment: string, logIndex: number, observedAt: number, revokedAt: number | null];
     const rows: R[] = [];
-    // Each record's signer comes with it (its attestation node's signed-by edge), in the same statement.
     for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
       const chunk = artifactIds.slice(i, i + IN_CHUNK);
-      for (const r of this.st(`SELECT e.src, a.key AS artifact, d.key AS deployment, e.verb, e.log_index, e.observed_at, e.revoked_at, i.key AS signer, s.props AS sprops
-        FROM g_edge e JOIN g_node a ON a.id = e.src JOIN g_node d ON d.id = e.dst
-        LEFT JOIN g_node t ON t.kind = 'attestation' AND t.key = 'log:' || CAST(e.log_index AS TEXT)
-        LEFT JOIN g_edge s ON s.src = t.id AND s.verb = 'signed-by' LEFT JOIN g_node i ON i.id = s.dst
-        WHERE e.verb IN ('deployed-as', 'removed-from') AND e.src IN (${chunk.map(() => '?').join(', ')}) ORDER BY e.log_index`).all(...chunk) as R[]) rows.push(r);
+      for (const r of this.st(`SELECT a.key, d.key, c.log_index, c.observed_at, c.revoked_at FROM g_cur_deployed c
+        JOIN g_node a ON a.id = c.artifact JOIN g_node d ON d.id = c.deployment
+        WHERE c.artifact IN (${chunk.map(() => '?').join(', ')})`).raw().all(...chunk) as R[]) rows.push(r);
     }
-    // Only the factory's own deployment identities say what runs where: a deployment statement
-    // anyone else signed (`ssf attest`, an ingested bundle) neither adds nor removes one.
-    const trusted = (r: R): boolean => this.deploySigner.test(r.signer ?? '') && props({ props: r.sprops })['thirdParty'] !== true;
-    const removedAt = new Map<string, number>();
-    for (const r of rows) if (r.verb === 'removed-from' && r.revoked_at === null && trusted(r)) removedAt.set(`${r.src}\u0000${r.deployment}`, Number(r.log_index));
     return rows
-      .filter((r) => r.verb === 'deployed-as' && trusted(r) && Number(r.log_index) > (removedAt.get(`${r.src}\u0000${r.deployment}`) ?? -1))
-      .map((r) => ({ deployment: r.deployment, artifact: r.artifact, logIndex: Number(r.log_index), observedAt: iso(r.observed_at), ...(r.revoked_at !== null ? { revoked: true } : {}) }));
+      .sort((x, y) => Number(x[2]) - Number(y[2]))
+      .map((r) => ({ deployment: r[1], artifact: r[0], logIndex: Number(r[2]), observedAt: iso(r[3]), ...(r[4] !== null ? { revoked: true } : {}) }));
   }
 
   /** Does the graph show `digest` running in the workload `where` (`cluster/namespace/Kind/name`) now? An unknown digest runs nowhere. */
@@ -510,24 +494,21 @@ export class GraphQueries {
     return out;
   }
 
-  /** The vulnerability's id and every alias, in both directions. */
+  /** The vulnerability's id and every alias, in both directions (the distinct pairs of g_alias, current.ts). */
   aliasesOf(id: string): { ids: string[]; nodes: number[] } {
     const seen = new Map<string, number>();
     const start = this.node('vulnerability', id);
     if (!start) return { ids: [id], nodes: [] };
     seen.set(id, start.id);
     let frontier = [start.id];
-    // Distinct neighbours: every scan that reports the vulnerability repeats its alias edges.
-    const neighbours = this.st(`SELECT n.id, n.key FROM g_node n WHERE n.id IN (
-      SELECT e.dst FROM g_edge e WHERE e.src = ? AND e.verb = 'alias-of'
-      UNION SELECT e.src FROM g_edge e WHERE e.dst = ? AND e.verb = 'alias-of')`);
+    const neighbours = this.st('SELECT n.id, n.key FROM g_alias x JOIN g_node n ON n.id = x.b WHERE x.a = ?').raw();
     while (frontier.length > 0) {
       const next: number[] = [];
       for (const n of frontier) {
-        for (const r of neighbours.all(n, n) as { id: number; key: string }[]) {
-          if (seen.has(r.key)) continue;
-          seen.set(r.key, Number(r.id));
-          next.push(Number(r.id));
+        for (const [nid, key] of neighbours.all(n) as [number, string][]) {
+          if (seen.has(key)) continue;
+          seen.set(key, Number(nid));
+          next.push(Number(nid));
         }
       }
       frontier = next;
@@ -544,25 +525,21 @@ export class GraphQueries {
   affected(vulnerability: string, now: Date = new Date()): AffectedDeployments {
     const { ids, nodes } = this.aliasesOf(vulnerability);
     const idKeys = new Set(ids.map((x) => x.toUpperCase()));
-    const rows: { id: number; key: string; log_index: number; props: string | null }[] = [];
+    // The findings of each artifact's newest trusted scan, clustered by vulnerability in the
+    // current state (current.ts): one range scan per id, however many artifacts it holds.
+    const rows: [id: number, key: string, logIndex: number, props: string | null][] = [];
     for (let i = 0; i < nodes.length; i += IN_CHUNK) {
       const chunk = nodes.slice(i, i + IN_CHUNK);
-      // Artifacts only, in the query: the components' affected-by edges (one per scan) are as many.
-      for (const r of this.st(`SELECT n.id, n.key, e.log_index, e.props FROM g_edge e JOIN g_node n ON n.id = e.src
-        WHERE e.dst IN (${chunk.map(() => '?').join(', ')}) AND e.verb = 'affected-by' AND n.kind = 'artifact' AND e.revoked_at IS NULL`).all(...chunk) as typeof rows) rows.push(r);
+      for (const r of this.st(`SELECT f.artifact, n.key, f.log_index, f.props FROM g_cur_finding f JOIN g_node n ON n.id = f.artifact
+        WHERE f.vulnerability IN (${chunk.map(() => '?').join(', ')})`).raw().all(...chunk) as typeof rows) rows.push(r);
     }
-    // Every scanned artifact's newest scan, looked up together (one statement per IN_CHUNK artifacts).
-    const newestScan = this.newestScans([...new Set(rows.map((r) => Number(r.id)))]);
-    const scanOf = (artifact: number): number => newestScan.get(artifact) ?? -1;
     const rank: Record<string, number> = { unknown: 0, none: 1, low: 2, medium: 3, high: 4, critical: 5 };
     const found = new Map<number, { digest: string; purls: Set<string>; severity: string; logIndex: number }>();
-    for (const r of rows) {
-      const id = Number(r.id);
-      // Only the newest scan of an artifact counts: a rescan that no longer finds it resolves it.
-      if (Number(r.log_index) !== scanOf(id)) continue;
-      const p = props(r);
+    for (const [rid, key, logIndex, rprops] of rows) {
+      const id = Number(rid);
+      const p = props({ props: rprops });
       const severity = String(p['severity'] ?? 'unknown');
-      const hit = found.get(id) ?? { digest: r.key, purls: new Set<string>(), severity, logIndex: Number(r.log_index) };
+      const hit = found.get(id) ?? { digest: key, purls: new Set<string>(), severity, logIndex: Number(logIndex) };
       for (const x of purlsOf(p)) hit.purls.add(x);
       if ((rank[severity] ?? 0) > (rank[hit.severity] ?? 0)) hit.severity = severity;
       found.set(id, hit);

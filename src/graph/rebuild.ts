@@ -38,7 +38,8 @@ export function projectRow(r: EvidenceRowFacts): EdgeSpec[] | undefined {
 /**
  * Re-derives every edge from the stored evidence, in one transaction: for a factory whose
  * evidence predates the graph, or to repair what `ssf fsck` found. Revocation marks and
- * rescan findings are kept (they are about the evidence, not derived from it).
+ * rescan findings are kept (they are about the evidence, not derived from it); the current
+ * state (current.ts) is derived again from the new edges.
  */
 export function rebuildGraph(g: GraphStore): { evidence: number; edges: number } {
   const db = g.db;
@@ -60,6 +61,8 @@ export function rebuildGraph(g: GraphStore): { evidence: number; edges: number }
       mark.run(x.revoked_at, x.log_index);
       markDeps.run(x.revoked_at, x.log_index);
     }
+    // The current state follows the edges and their revocation marks.
+    g.refreshAll();
   }).immediate();
   return { evidence, edges };
 }

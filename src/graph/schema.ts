@@ -105,4 +105,52 @@ export const graphMigrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    id: '0306_graph_current_state',
+    up(db) {
+      // The current state (src/graph/current.ts): rows derived from the edges and kept in the
+      // evidence's transaction, so that the widest incident answers are one range scan each.
+      // Filled by GraphStore on first open (it needs the factory's trust domain to tell whose
+      // scans and deployment records count), then kept current by every write.
+      db.exec(`
+        CREATE TABLE g_cur_scan (
+          artifact INTEGER NOT NULL PRIMARY KEY,
+          log_index INTEGER NOT NULL
+        );
+        CREATE TABLE g_cur_finding (
+          vulnerability INTEGER NOT NULL,
+          artifact INTEGER NOT NULL,
+          log_index INTEGER NOT NULL,
+          props TEXT,
+          PRIMARY KEY (vulnerability, artifact)
+        ) WITHOUT ROWID;
+        CREATE INDEX g_cur_finding_artifact ON g_cur_finding(artifact);
+        CREATE TABLE g_cur_deployed (
+          artifact INTEGER NOT NULL,
+          deployment INTEGER NOT NULL,
+          log_index INTEGER NOT NULL,
+          observed_at INTEGER NOT NULL,
+          revoked_at INTEGER,
+          PRIMARY KEY (artifact, deployment, log_index)
+        ) WITHOUT ROWID;
+        CREATE TABLE g_alias (
+          a INTEGER NOT NULL,
+          b INTEGER NOT NULL,
+          PRIMARY KEY (a, b)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
+  {
+    id: '0307_graph_edge_dst_covering',
+    up(db) {
+      // Blast radius reads every contains edge into a package's nodes: with the source, log
+      // index and revocation in the index, that is an index range scan without a table-row
+      // lookup per edge (docs/graph.md, "Storage"). It replaces g_edge_dst, whose prefix it is.
+      db.exec(`
+        CREATE INDEX g_edge_dst_cover ON g_edge(dst, verb, src, log_index, revoked_at);
+        DROP INDEX g_edge_dst;
+      `);
+    },
+  },
 ];

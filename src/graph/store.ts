@@ -2,6 +2,11 @@ import { SsfError } from '../core/index.js';
 import { migrate, pgTextArray, type Db } from '../store/index.js';
 import { graphMigrations } from './schema.js';
 import type { EdgeSpec, EvidenceFacts, NodeRef } from './project.js';
+import { VULNS_PREDICATE_PREFIX, addAliases, refreshAllCurrent, refreshCurrent, signerPatterns, type SignerPatterns } from './current.js';
+
+/** g_state key: the version of the current state's derivation the stored rows were made by. */
+const CURRENT_STATE = 'current-state';
+const CURRENT_VERSION = '1';
 
 /** Rows per multi-row statement: one round trip per chunk instead of per row (it matters most on PostgreSQL). */
 const CHUNK = 200;
@@ -22,8 +27,26 @@ export class GraphStore {
   private readonly selectStmts = new Map<number, Stmt>();
   private readonly depStmts = new Map<number, Stmt>();
 
-  constructor(readonly db: Db) {
+  /** Whose scans and deployment records the current state believes (src/graph/current.ts). */
+  readonly trust: SignerPatterns;
+
+  /** `trustDomain`: the factory's; only its own identities' scans and deployment records count. */
+  constructor(readonly db: Db, opts: { trustDomain?: string } = {}) {
     migrate(db, graphMigrations);
+    this.trust = signerPatterns(opts.trustDomain);
+    // A store from before the current state (schema 0306), or derived by another version of
+    // it: derive it once from the edges, in one transaction.
+    if (this.getState(CURRENT_STATE) !== CURRENT_VERSION && !db.readonly) {
+      db.transaction(() => {
+        refreshAllCurrent(db, this.trust);
+        this.setState(CURRENT_STATE, CURRENT_VERSION);
+      }).immediate();
+    }
+  }
+
+  /** Derives the whole current state again from the edges (\`ssf graph rebuild\`). Call inside a transaction. */
+  refreshAll(): void {
+    refreshAllCurrent(this.db, this.trust);
   }
 
   private nodeStmt(n: number): Stmt {
@@ -139,6 +162,16 @@ export class GraphStore {
       const chunk = deps.slice(i, i + CHUNK);
       stored += Number(this.depStmt(chunk.length).run(...chunk.flatMap((e) => [ev.logIndex, id(e.src), id(e.dst), ev.integratedTime])).changes);
     }
+    // The current state of the artifacts a scan or a deployment record is about, and the
+    // alias pairs a scan names, change with this statement.
+    const touched: number[] = [];
+    const aliases: [number, number][] = [];
+    for (const e of rest) {
+      if (e.verb === 'alias-of') aliases.push([id(e.src), id(e.dst)]);
+      else if (e.src.kind === 'artifact' && (e.verb === 'deployed-as' || e.verb === 'removed-from' || e.verb === 'affected-by' || (e.verb === 'attested-by' && e.dst.name?.startsWith(VULNS_PREDICATE_PREFIX)))) touched.push(id(e.src));
+    }
+    if (aliases.length > 0) addAliases(this.db, aliases);
+    if (touched.length > 0) refreshCurrent(this.db, this.trust, touched);
     return stored;
   }
 
@@ -148,6 +181,12 @@ export class GraphStore {
     const st = this.db.prepare('UPDATE g_edge SET revoked_at = ? WHERE log_index = ? AND revoked_at IS NULL');
     const deps = this.db.prepare('UPDATE g_dep SET revoked_at = ? WHERE log_index = ? AND revoked_at IS NULL');
     for (const i of logIndices) n += Number(st.run(at, i).changes) + Number(deps.run(at, i).changes);
+    // A revoked scan or deployment record no longer counts: those artifacts' current state is derived again.
+    const touched = this.db.prepare(`SELECT DISTINCT e.src FROM g_edge e JOIN g_node a ON a.id = e.src
+      WHERE e.log_index = ? AND e.verb IN ('attested-by', 'affected-by', 'deployed-as', 'removed-from') AND a.kind = 'artifact'`).pluck();
+    const artifacts = new Set<number>();
+    for (const i of logIndices) for (const a of touched.all(i) as (number | bigint)[]) artifacts.add(Number(a));
+    refreshCurrent(this.db, this.trust, [...artifacts]);
     return n;
   }
 

@@ -1,7 +1,7 @@
 import { X509Certificate, createHash, verify as cryptoVerify } from 'node:crypto';
 import { canonicalEnvelope, pae, setPayload } from '../attest/index.js';
 import type { Factory } from '../factory/index.js';
-import { evidenceRows, projectRow, type EdgeSpec } from '../graph/index.js';
+import { checkCurrent, evidenceRows, projectRow, type EdgeSpec } from '../graph/index.js';
 
 /**
  * `ssf fsck`: the store checked against itself and its signatures. The transparency log is
@@ -9,7 +9,8 @@ import { evidenceRows, projectRow, type EdgeSpec } from '../graph/index.js';
  * compared with its log entry (payload hash, envelope hash, signature, signer certificate),
  * its signature and signed entry timestamp verified; every log entry must have its row and
  * every row its entry; every graph edge must be one its evidence projects to, and every edge
- * the evidence projects to must be there. Problems are reported, never repaired here.
+ * the evidence projects to must be there; the graph's current state must be what the edges
+ * give. Problems are reported, never repaired here.
  */
 
 export type FsckArea = 'log' | 'evidence' | 'graph';
@@ -27,6 +28,8 @@ export interface FsckReport {
   readonly checkpointsChecked: number;
   readonly evidenceChecked: number;
   readonly edgesChecked: number;
+  /** Rows of the graph's current state (newest scans, open findings, deployments, alias pairs) compared with a fresh derivation. */
+  readonly currentChecked: number;
   /** The first problems found (at most `limit`), and how many there were. */
   readonly problems: readonly FsckProblem[];
   readonly problemCount: number;
@@ -139,5 +142,12 @@ export function fsck(f: Factory, opts: { limit?: number; graph?: boolean } = {})
       UNION ALL SELECT e.log_index FROM g_dep e LEFT JOIN g_node s ON s.id = e.src LEFT JOIN g_node d ON d.id = e.dst WHERE s.id IS NULL OR d.id IS NULL
     ) x GROUP BY x.i ORDER BY x.i`).all() as { i: number; n: number }[];
   for (const o of dangling) report('graph', `log index ${o.i}`, Number(o.n) === 1 ? 'a graph edge names a node that does not exist (deleted node)' : `${o.n} graph edges name nodes that do not exist (deleted node)`);
-  return { ok: count === 0, logSize: size, checkpointsChecked: log.checkpointsChecked, evidenceChecked, edgesChecked, problems, problemCount: count };
+  // The current state the incident queries read must be what the edges give (src/graph/current.ts).
+  let currentChecked = 0;
+  if (opts.graph !== false) {
+    const cur = checkCurrent(db, f.graph.trust);
+    currentChecked = cur.checked;
+    for (const p of cur.problems) report('graph', 'current state', p);
+  }
+  return { ok: count === 0, logSize: size, checkpointsChecked: log.checkpointsChecked, evidenceChecked, edgesChecked, currentChecked, problems, problemCount: count };
 }

@@ -12,10 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { systemClock } from '../core/index.js';
 import { Factory, initFactory } from '../factory/index.js';
 import { SLSA_PROVENANCE_V1, makeProvenance, makeStatement } from '../attest/index.js';
-import { PREDICATE, readLockfile, toCycloneDx } from '../analysis/index.js';
+import { PREDICATE, VulnDb, readLockfile, toCycloneDx } from '../analysis/index.js';
+import { recordDeployment } from '../admission/index.js';
+import { GraphQueries, rebuildGraph } from '../graph/index.js';
 import { openDb } from '../store/index.js';
 import { testBackends, type TestBackend } from '../store/testing.js';
-import { fsck } from './index.js';
+import { fsck, rescan } from './index.js';
 
 const TD = 'fsck.test.internal';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -28,8 +30,12 @@ before(() => {
 
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A factory holding three SBOMs and their provenance (log indices 0-5), on the backend's store. */
-async function makeFactory(backend: TestBackend, name: string): Promise<{ dir: string; store: string }> {
+/**
+ * A factory holding three SBOMs and their provenance (log indices 0-5), on the backend's store;
+ * with `operate`, also a rescan against a real OSV advisory (with a CVE alias) that finds
+ * ms@2.0.0 in all three, and a deployment of the first artifact.
+ */
+async function makeFactory(backend: TestBackend, name: string, opts: { operate?: boolean } = {}): Promise<{ dir: string; store: string }> {
   const dir = join(tmp, `${backend.name}-${name}-${serial++}`);
   const store = backend.name === 'postgres' ? backend.location() : join(dir, 'ssf.db');
   await initFactory({ dir, trustDomain: TD, clock: systemClock, passphrase: 'fsck test passphrase', ...(backend.name === 'postgres' ? { store } : {}) });
@@ -44,6 +50,19 @@ async function makeFactory(backend: TestBackend, name: string): Promise<{ dir: s
         { statement: makeStatement([{ name: `a${i}`, digest: { sha256: digest } }], PREDICATE.cyclonedx, sbom), identity: id },
         { statement: makeStatement([{ name: `a${i}`, digest: { sha256: digest } }], SLSA_PROVENANCE_V1, makeProvenance({ buildType: 'https://ssf.invalid/buildtypes/pipeline/v1', externalParameters: {}, builderId: `spiffe://${TD}/factory/builder`, invocationId: `20261202-00000${i}-aaaaaa` })), identity: builder },
       ]);
+    }
+    if (opts.operate) {
+      const adv = join(dir, 'osv-ms.json');
+      writeFileSync(adv, JSON.stringify({ schema_version: '1.6.0', id: 'GHSA-fsck-ms00-0001', modified: '2026-11-01T00:00:00Z', aliases: ['CVE-2026-4242'],
+        affected: [{ package: { ecosystem: 'npm', name: 'ms' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '2.1.0' }] }] }], database_specific: { severity: 'HIGH' } }));
+      const vdb = VulnDb.open(f.layout.vulnDb);
+      try {
+        await vdb.import(adv);
+      } finally {
+        vdb.close();
+      }
+      await rescan(f);
+      await recordDeployment(f, { cluster: 'prod', namespace: 'shop', kind: 'Deployment', name: 'web', digest: `sha256:${'0'.repeat(64)}` });
     }
   } finally {
     f.close();
@@ -144,6 +163,72 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
       db.prepare("DELETE FROM g_node WHERE id = (SELECT dst FROM g_edge WHERE verb = 'contains' ORDER BY id LIMIT 1)").run();
     });
     assert.match(problems(node), /graph log index \d+: (a graph edge names a node|\d+ graph edges name nodes) that do(es)? not exist \(deleted node\)/);
+  });
+
+  test('the current state (newest scans, findings, deployments, alias pairs) is checked against the edges, and graph rebuild repairs it', async () => {
+    const { dir, store } = await makeFactory(backend, 'current', { operate: true });
+    let f = Factory.open(dir);
+    const answer = (): string => JSON.stringify([new GraphQueries(f.db).affected('CVE-2026-4242'), new GraphQueries(f.db).blastRadius('pkg:npm/ms')]);
+    let before: string;
+    try {
+      const r = fsck(f);
+      assert.equal(r.ok, true, problems(r));
+      assert.ok(r.currentChecked >= 3 + 3 + 1 + 2, `current-state rows checked: ${r.currentChecked}`);
+      before = answer();
+      assert.equal(new GraphQueries(f.db).affected('CVE-2026-4242').artifacts.length, 3);
+      assert.equal(new GraphQueries(f.db).affected('CVE-2026-4242').deployments.length, 1);
+    } finally {
+      f.close();
+    }
+    const db = openDb(store);
+    try {
+      db.prepare('DELETE FROM g_cur_finding WHERE artifact = (SELECT MIN(artifact) FROM g_cur_finding)').run();
+      db.prepare('UPDATE g_cur_scan SET log_index = 0 WHERE artifact = (SELECT MAX(artifact) FROM g_cur_scan)').run();
+      db.prepare("INSERT INTO g_cur_deployed (artifact, deployment, log_index, observed_at, revoked_at) SELECT MAX(artifact), MAX(deployment), 1, 0, NULL FROM g_cur_deployed").run();
+      db.prepare('DELETE FROM g_alias WHERE a = (SELECT MIN(a) FROM g_alias)').run();
+    } finally {
+      db.close();
+    }
+    f = Factory.open(dir);
+    try {
+      const r = fsck(f);
+      assert.equal(r.ok, false);
+      const text = problems(r);
+      assert.match(text, /graph current state: current finding .* is missing \(deleted row\)/);
+      assert.match(text, /graph current state: artifact node \d+: newest scan is stored as 0 but the edges give \d+/);
+      assert.match(text, /graph current state: current deployment .* is not what the edges give \(inserted or edited row\)/);
+      assert.match(text, /graph current state: alias pair .* is missing \(deleted row\)/);
+      assert.notEqual(answer(), before, 'the tampered rows change the answers');
+      rebuildGraph(f.graph);
+      const again = fsck(f);
+      assert.equal(again.ok, true, problems(again));
+      assert.equal(answer(), before);
+    } finally {
+      f.close();
+    }
+  });
+
+  test('a store from before the current state derives it on open, with the same answers', async () => {
+    const { dir, store } = await makeFactory(backend, 'upgrade', { operate: true });
+    let f = Factory.open(dir);
+    const answer = (): string => JSON.stringify([new GraphQueries(f.db).affected('GHSA-fsck-ms00-0001'), new GraphQueries(f.db).provenance(`sha256:${'0'.repeat(64)}`).deployments]);
+    const before = answer();
+    f.close();
+    const db = openDb(store);
+    try {
+      for (const t of ['g_cur_scan', 'g_cur_finding', 'g_cur_deployed', 'g_alias']) db.prepare(`DELETE FROM ${t}`).run();
+      db.prepare("DELETE FROM g_state WHERE key = 'current-state'").run();
+    } finally {
+      db.close();
+    }
+    f = Factory.open(dir);
+    try {
+      assert.equal(answer(), before);
+      const r = fsck(f);
+      assert.equal(r.ok, true, problems(r));
+    } finally {
+      f.close();
+    }
   });
 
   test('SIGKILL during ingest leaves a store that opens and passes fsck', async () => {

@@ -271,9 +271,12 @@ export function openPgDb(url: string, opts: { readonly?: boolean } = {}): PgDb {
   return new PgDb(client, opts.readonly ?? false);
 }
 
+/** How a statement gives its rows: objects by column name, the first column's values, or arrays. */
+type RowShape = 'object' | 'pluck' | 'raw';
+
 /** A statement of a PgDb. Each prepare() gets its own object, so pluck() stays local to it. */
 class PgStatement<P extends unknown[], R> implements SqlStatement<P, R> {
-  private plucked = false;
+  private shape: RowShape = 'object';
   constructor(
     private readonly db: PgDb,
     private readonly name: string,
@@ -281,26 +284,31 @@ class PgStatement<P extends unknown[], R> implements SqlStatement<P, R> {
   ) {}
 
   run(...params: P): SqlRunResult {
-    this.db.execute(this.name, params, false);
+    this.db.execute(this.name, params, 'object');
     return { changes: this.db.changes() };
   }
 
   get(...params: P): R | undefined {
-    return this.db.execute(this.name, params, this.plucked)[0] as R | undefined;
+    return this.db.execute(this.name, params, this.shape)[0] as R | undefined;
   }
 
   all(...params: P): R[] {
-    return this.db.execute(this.name, params, this.plucked) as R[];
+    return this.db.execute(this.name, params, this.shape) as R[];
   }
 
   iterate(...params: P): IterableIterator<R> {
     // Inside a transaction a cursor streams the rows; outside one the result is read whole.
-    if (this.db.inTransaction && /^\s*(?:SELECT|WITH|VALUES)\b/i.test(this.text)) return this.db.cursor(this.text, params, this.plucked) as IterableIterator<R>;
-    return (this.db.execute(this.name, params, this.plucked) as R[])[Symbol.iterator]();
+    if (this.db.inTransaction && /^\s*(?:SELECT|WITH|VALUES)\b/i.test(this.text)) return this.db.cursor(this.text, params, this.shape) as IterableIterator<R>;
+    return (this.db.execute(this.name, params, this.shape) as R[])[Symbol.iterator]();
   }
 
   pluck(toggle = true): this {
-    this.plucked = toggle;
+    this.shape = toggle ? 'pluck' : this.shape === 'pluck' ? 'object' : this.shape;
+    return this;
+  }
+
+  raw(toggle = true): this {
+    this.shape = toggle ? 'raw' : this.shape === 'raw' ? 'object' : this.shape;
     return this;
   }
 }
@@ -380,14 +388,14 @@ export class PgDb implements SqlDb {
     return this;
   }
 
-  /** @internal Runs a prepared statement and returns its rows (first columns only when plucked). */
-  execute(name: string, args: readonly unknown[], plucked: boolean): unknown[] {
+  /** @internal Runs a prepared statement and returns its rows, shaped as the statement asks. */
+  execute(name: string, args: readonly unknown[], shape: RowShape): unknown[] {
     this.assertOpen();
     const values = bindArgs(args);
-    this.client.arrayMode = plucked;
+    this.client.arrayMode = shape !== 'object';
     try {
       const rows = this.client.executeSync(name, values);
-      return plucked ? rows.map((r) => (r as unknown[])[0]) : rows;
+      return shape === 'pluck' ? rows.map((r) => (r as unknown[])[0]) : rows;
     } catch (e) {
       throw pgError(this.client, e, 'query failed');
     } finally {
@@ -401,7 +409,7 @@ export class PgDb implements SqlDb {
   }
 
   /** @internal Streams a query's rows through a cursor that lives until the transaction ends. */
-  *cursor(text: string, args: readonly unknown[], plucked: boolean): Generator<unknown, void, undefined> {
+  *cursor(text: string, args: readonly unknown[], shape: RowShape): Generator<unknown, void, undefined> {
     const name = `ssf_cursor_${++this.cursors}`;
     const serial = this.txSerial;
     try {
@@ -411,7 +419,7 @@ export class PgDb implements SqlDb {
     }
     try {
       for (;;) {
-        this.client.arrayMode = plucked;
+        this.client.arrayMode = shape !== 'object';
         let rows: unknown[];
         try {
           rows = this.client.querySync(`FETCH ${CURSOR_BATCH} FROM ${name}`);
@@ -420,7 +428,7 @@ export class PgDb implements SqlDb {
         } finally {
           this.client.arrayMode = false;
         }
-        for (const r of rows) yield plucked ? (r as unknown[])[0] : r;
+        for (const r of rows) yield shape === 'pluck' ? (r as unknown[])[0] : r;
         if (rows.length < CURSOR_BATCH) return;
       }
     } finally {
