@@ -49,6 +49,16 @@ const NO_VERSIONS: ReadonlySet<string> = new Set();
 /** Ecosystems whose ECOSYSTEM ordering is SemVer 2.0 (the OSV schema's ecosystem table: npm). */
 const SEMVER_ECOSYSTEMS = new Set(['npm']);
 
+/**
+ * A package name as the ecosystem compares names. PyPI names are case-insensitive and treat
+ * runs of `-`, `_` and `.` alike (PEP 503 normalisation): OSV writes the name as the project
+ * spells it (`Django`), a purl in lower case (`pkg:pypi/django`). Other ecosystems compare
+ * names exactly.
+ */
+export function packageNameKey(ecosystem: string, name: string): string {
+  return baseEcosystem(ecosystem) === 'PyPI' ? name.toLowerCase().replace(/[-_.]+/g, '-') : name;
+}
+
 /** The ecosystem without a `:<release>` suffix (OSV allows `Debian:11`, `Maven:https://…`). */
 export function baseEcosystem(ecosystem: string): string {
   const i = ecosystem.indexOf(':');
@@ -244,7 +254,7 @@ export function affects(
 ): { affected: boolean; matchedBy: string; fixed: string[] } {
   if (a.withdrawn !== undefined) return { affected: false, matchedBy: '', fixed: [] };
   const c = compileAdvisory(a);
-  const entries = c.affected.filter((e) => e.ecosystem === ecosystem && e.name === name);
+  const entries = c.affected.filter((e) => e.ecosystem === ecosystem && packageNameKey(e.ecosystem, e.name) === packageNameKey(ecosystem, name));
   const r = evaluateEntries(entries, version, parseSemver(version));
   return { affected: r.affected, matchedBy: r.matchedBy, fixed: r.fixed };
 }

@@ -181,3 +181,19 @@ test('matching through the database: load(), then match many SBOMs', async (t) =
   assert.deepEqual(two.findings.map((f) => [f.id, f.aliases]), [['CVE-2021-44906', ['GHSA-xvch-5gv4-984h']]]);
   assert.deepEqual(one.db, db.info());
 });
+
+test('PyPI names match as PyPI compares them: any case, and -, _ and . alike (OSV writes Django, a purl django)', () => {
+  const adv = parseAdvisory(JSON.stringify({
+    id: 'PYSEC-0000-1', modified: '2024-01-01T00:00:00Z',
+    affected: [
+      { package: { ecosystem: 'PyPI', name: 'Django' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '4.2.1' }] }] },
+      { package: { ecosystem: 'PyPI', name: 'zope.interface' }, versions: ['5.0.0'] },
+    ],
+  }));
+  const py = (name: string, version: string): ReturnType<typeof npmComponent> => ({ ...npmComponent(name, version), ecosystem: 'PyPI', purl: `pkg:pypi/${name}@${version}`, ref: `pkg:pypi/${name}@${version}` });
+  const r = new MemoryAdvisoryIndex([adv], INFO).match(sbomOf([py('django', '4.2.0'), py('Django', '4.2.1'), py('zope-interface', '5.0.0'), py('zope_interface', '5.0.1')]));
+  assert.deepEqual(r.findings.map((x) => x.component.purl).sort(), ['pkg:pypi/django@4.2.0', 'pkg:pypi/zope-interface@5.0.0']);
+  // npm names stay exact: another case is another package.
+  const n = new MemoryAdvisoryIndex([osv('GHSA-x', {}, 'lodash')], INFO).match(sbomOf([npmComponent('Lodash', '4.17.20')]));
+  assert.deepEqual(n.findings, []);
+});

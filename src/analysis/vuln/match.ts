@@ -1,6 +1,6 @@
 import type { Finding, Sbom, Severity, VulnDbInfo, VulnReport } from '../model.js';
 import { cvss, preloadCvss, type CvssVersion } from './cvss.js';
-import { compileAdvisory, evaluateEntries, sortVersions, type CompiledAdvisory, type CompiledAffected } from './evaluate.js';
+import { compileAdvisory, evaluateEntries, packageNameKey, sortVersions, type CompiledAdvisory, type CompiledAffected } from './evaluate.js';
 import { compareTimestamps, type OsvAdvisory } from './osv.js';
 import { parseSemver, type SemVer } from './semver.js';
 
@@ -183,7 +183,7 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
       const c = compileAdvisory(a);
       const perPackage = new Map<string, CompiledAffected[]>();
       for (const e of c.affected) {
-        const key = `${e.ecosystem}\0${e.name}`;
+        const key = `${e.ecosystem}\0${packageNameKey(e.ecosystem, e.name)}`;
         const list = perPackage.get(key);
         if (list) list.push(e);
         else perPackage.set(key, [e]);
@@ -214,7 +214,7 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
     const findings: Finding[] = [];
     const warnings = new Set<string>();
     for (const comp of sbom.components) {
-      const cands = this.byPackage.get(`${comp.ecosystem}\0${comp.name}`);
+      const cands = this.byPackage.get(`${comp.ecosystem}\0${packageNameKey(comp.ecosystem, comp.name)}`);
       if (!cands) continue;
       // Go modules are versioned v1.2.3; OSV records them without the v (the Go vulnerability database's convention).
       const version = comp.ecosystem === 'Go' && /^v\d/.test(comp.version) ? comp.version.slice(1) : comp.version;
