@@ -225,6 +225,20 @@ export function inspectRequest(req: AdmissionRequest): Inspection {
  */
 export function deletedImages(req: AdmissionRequest): { ref: string; digest: string }[] | undefined {
   if (req.operation !== 'DELETE' || req.subResource !== '') return undefined;
+  return oldImages(req);
+}
+
+/**
+ * The images an UPDATE of a workload stops running: pinned in its old object and in none of
+ * the new object's containers (`running`: the new object's digests). Undefined when the
+ * request is not an UPDATE of the workload itself, or the old object has no readable pod spec.
+ */
+export function replacedImages(req: AdmissionRequest, running: ReadonlySet<string>): { ref: string; digest: string }[] | undefined {
+  if (req.operation !== 'UPDATE' || req.subResource !== '') return undefined;
+  return oldImages(req)?.filter((i) => !running.has(i.digest));
+}
+
+function oldImages(req: AdmissionRequest): { ref: string; digest: string }[] | undefined {
   const path = POD_SPEC_PATHS[`${req.kind.group}/${req.kind.kind}`];
   if (!path || req.oldObject === undefined) return undefined;
   let containers: ContainerImage[];

@@ -53,6 +53,14 @@ class AllowListDecider implements DeployDecider {
     }
     return { allowed: false, reason: 'rule "signed-provenance" failed: no provenance for this digest' };
   }
+  /** What the webhook told it ran or stopped running (admitted / removed), in order. */
+  readonly recorded: { what: 'admitted' | 'removed'; digests: string[]; operation: string }[] = [];
+  async admitted(images: readonly (ImageRef & { digest: string })[], ctx: Omit<AdmissionContext, 'container'>): Promise<void> {
+    this.recorded.push({ what: 'admitted', digests: images.map((i) => i.digest).sort(), operation: ctx.operation });
+  }
+  async removed(images: readonly (ImageRef & { digest: string })[], ctx: Omit<AdmissionContext, 'container'>): Promise<void> {
+    this.recorded.push({ what: 'removed', digests: images.map((i) => i.digest).sort(), operation: ctx.operation });
+  }
   callsFor(digest: string): number {
     return this.calls.filter((c) => c.image.digest === digest).length;
   }
@@ -228,6 +236,32 @@ describe('TLS with the factory-issued serving certificate', () => {
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
+  });
+});
+
+describe('what a workload stops running', () => {
+  test('an admitted UPDATE to other images reports the old images it no longer runs as removed; a dryRun, denied or image-keeping UPDATE reports none', async () => {
+    const old = admissionReview({ kind: 'Deployment', images: { containers: [img('app', DIGEST.app)], init: [img('init', DIGEST.init)] } }).request.object as Json;
+    const update = (images: PodImages, dryRun = false): Json => admissionReview({ kind: 'Deployment', operation: 'UPDATE', images, oldObject: old, dryRun });
+    decider.recorded.length = 0;
+    assert.equal((await post(update({ containers: [img('app', DIGEST.app)], init: [img('debug', DIGEST.debug)] }))).allowed, true);
+    await webhook.settled();
+    assert.deepEqual(decider.recorded, [
+      { what: 'admitted', digests: [DIGEST.app, DIGEST.debug].sort(), operation: 'UPDATE' },
+      { what: 'removed', digests: [DIGEST.init], operation: 'UPDATE' },
+    ]);
+    decider.recorded.length = 0;
+    assert.equal((await post(update({ containers: [img('app', DIGEST.app)], init: [img('debug', DIGEST.debug)] }, true))).allowed, true);
+    assert.equal((await post(update({ containers: [img('app', DIGEST.denied)] }))).allowed, false);
+    await webhook.settled();
+    assert.deepEqual(decider.recorded, [], 'a dryRun or denied UPDATE changes no record');
+    assert.equal((await post(update({ containers: [img('init', DIGEST.init), img('app', DIGEST.app)] }))).allowed, true);
+    await webhook.settled();
+    assert.deepEqual(decider.recorded, [{ what: 'admitted', digests: [DIGEST.app, DIGEST.init].sort(), operation: 'UPDATE' }], 'the same images moved between containers: nothing removed');
+    decider.recorded.length = 0;
+    assert.equal((await post(admissionReview({ kind: 'Deployment', operation: 'DELETE', oldObject: old }))).allowed, true);
+    await webhook.settled();
+    assert.deepEqual(decider.recorded, [{ what: 'removed', digests: [DIGEST.app, DIGEST.init].sort(), operation: 'DELETE' }]);
   });
 });
 

@@ -10,7 +10,7 @@ import { SsfError, systemClock, toSsfError, type Clock } from '../core/index.js'
 import { DecisionCache } from './cache.js';
 import type { AdmissionContext, DeployDecider, ImageDecision, ImageRef } from './decider.js';
 import {
-  MAX_REVIEW_BYTES, admissionResponse, deletedImages, inspectRequest, oneLine, parseAdmissionRequest, parseReviewBody, reviewUid,
+  MAX_REVIEW_BYTES, admissionResponse, deletedImages, inspectRequest, replacedImages, oneLine, parseAdmissionRequest, parseReviewBody, reviewUid,
   type AdmissionRequest, type AdmissionReviewResponse, type ContainerImage, type Inspection,
 } from './review.js';
 
@@ -242,6 +242,11 @@ export class AdmissionWebhook {
       const images = groups.map(([digest, cs]) => ({ ref: cs[0]?.ref ?? digest, digest }));
       const ctx = { uid: req.uid, kind: req.kind.kind, namespace: req.namespace, name: objectName(req), operation: req.operation, dryRun: false };
       this.track(this.decider.admitted(images, ctx).catch((e: unknown) => this.log(`recording the deployment of uid=${req.uid} failed: ${errorLine(e)}`)));
+      // An UPDATE to other images ends the records of the images it no longer runs.
+      const replaced = this.decider.removed ? replacedImages(req, new Set(groups.map(([digest]) => digest))) : undefined;
+      if (replaced && replaced.length > 0 && this.decider.removed) {
+        this.track(this.decider.removed(replaced, ctx).catch((e: unknown) => this.log(`recording the removal of uid=${req.uid} failed: ${errorLine(e)}`)));
+      }
     }
     return admissionResponse(req.uid, {
       allowed: true,
