@@ -128,6 +128,21 @@ for (const backend of testBackends()) describe(`query layer on ${backend.name}`,
     assert.equal(db.prepare('SELECT n FROM t WHERE k = ?').pluck().get('none'), undefined);
   });
 
+  test('raw gives rows as arrays in column order, typed as objects are; it turns pluck off, and raw(false) goes back to objects', () => {
+    const db = table();
+    db.prepare('INSERT INTO t (k, n) VALUES (?, ?), (?, ?)').run('a', 1, 'b', 2);
+    const sql = 'SELECT n, k, id FROM t ORDER BY n';
+    const raw = db.prepare(sql).raw();
+    const rows = raw.all() as unknown[][];
+    assert.deepEqual(rows.map((r) => r.slice(0, 2)), [[1, 'a'], [2, 'b']]);
+    assert.equal(typeof rows[0]?.[2], 'number', 'a BIGINT id is a number, as in object rows');
+    assert.deepEqual((raw.get() as unknown[]).slice(0, 2), [1, 'a']);
+    assert.deepEqual([...raw.iterate()].length, 2);
+    assert.deepEqual(db.prepare(sql).all().map((r) => (r as { k: string }).k), ['a', 'b'], 'another statement of the same text keeps objects');
+    assert.deepEqual(db.prepare(sql).pluck().raw().all().map((r) => (r as unknown[]).length), [3, 3]);
+    assert.deepEqual((raw.raw(false).get() as { k: string }).k, 'a');
+  });
+
   test('iterate streams rows inside and outside transactions, and stopping early is safe', () => {
     const db = table();
     const ins = db.prepare('INSERT INTO t (n) VALUES (?)');
