@@ -415,7 +415,10 @@ export class Factory {
       }
     });
     const at = Math.floor(this.clock.now().getTime() / 1000);
-    this.db.transaction(() => this.graph.markRevoked(hit.map((r) => Number(r.logIndex)), at))();
+    // IMMEDIATE: the marks and the current state derived from them are written under the
+    // writers' lock, as evidence is (on PostgreSQL a plain transaction is a snapshot that a
+    // concurrent writer of the same artifact's current state would conflict with).
+    this.db.transaction(() => this.graph.markRevoked(hit.map((r) => Number(r.logIndex)), at)).immediate();
     return hit.length;
   }
 

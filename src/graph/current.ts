@@ -73,6 +73,17 @@ function marks(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
+/**
+ * `column` is one of `ids`: an IN list on SQLite; on PostgreSQL one bigint array parameter
+ * (`= ANY`), planned as index lookups whatever the plan, where a long IN list of parameters
+ * can become a sequential scan under a generic plan (docs/storage.md).
+ */
+function inIds(db: Db, column: string, ids: readonly number[]): { sql: string; params: unknown[] } {
+  return db.dialect === 'postgres'
+    ? { sql: `${column} = ANY(CAST(? AS bigint[]))`, params: [`{${ids.map((x) => Math.trunc(Number(x))).join(',')}}`] }
+    : { sql: `${column} IN (${marks(ids.length)})`, params: [...ids] };
+}
+
 /** Derives, from the edges alone, the current-state rows of these artifacts. */
 export function deriveCurrent(db: Db, trust: SignerPatterns, artifactIds: readonly number[]): CurrentRows {
   const scans = new Map<number, number>();
@@ -83,27 +94,31 @@ export function deriveCurrent(db: Db, trust: SignerPatterns, artifactIds: readon
     // The newest scan: an in-toto vulns statement about the artifact, not revoked, signed by
     // one of the factory's scanning identities and not ingested from elsewhere. A vulns
     // statement anyone else signed (`ssf attest`) is not a scan.
+    const a = inIds(db, 'e.src', chunk);
     const scanRows = st(db, `SELECT e.src AS id, e.log_index, i.key AS signer, s.props FROM g_edge e JOIN g_node a ON a.id = e.dst
       JOIN g_edge s ON s.src = a.id AND s.verb = 'signed-by' JOIN g_node i ON i.id = s.dst
-      WHERE e.src IN (${marks(chunk.length)}) AND e.verb = 'attested-by' AND a.name LIKE '${VULNS_PREDICATE_PREFIX}%' AND e.revoked_at IS NULL`)
-      .all(...chunk) as { id: number; log_index: number; signer: string; props: string | null }[];
+      WHERE ${a.sql} AND e.verb = 'attested-by' AND a.name LIKE '${VULNS_PREDICATE_PREFIX}%' AND e.revoked_at IS NULL`)
+      .all(...a.params) as { id: number; log_index: number; signer: string; props: string | null }[];
     for (const r of scanRows) {
       if (!trust.scan.test(r.signer) || isThirdParty(r.props)) continue;
       const id = Number(r.id);
       if (Number(r.log_index) > (scans.get(id) ?? -1)) scans.set(id, Number(r.log_index));
     }
-    // Only an artifact's newest scan counts: a rescan that no longer finds something resolves it.
-    const findingRows = st(db, `SELECT e.src, e.dst, e.log_index, e.props FROM g_edge e
-      WHERE e.src IN (${marks(chunk.length)}) AND e.verb = 'affected-by' AND e.revoked_at IS NULL`).all(...chunk) as { src: number; dst: number; log_index: number; props: string | null }[];
-    for (const r of findingRows) {
-      if (Number(r.log_index) === scans.get(Number(r.src))) findings.push([Number(r.dst), Number(r.src), Number(r.log_index), r.props]);
+    // Only an artifact's newest scan counts: a rescan that no longer finds something resolves
+    // it. The log index is in the unique index after the vulnerability, so the older scans'
+    // edges are passed over in the index, without reading their rows.
+    const scanEdges = st(db, `SELECT e.dst, e.props FROM g_edge e WHERE e.src = ? AND e.verb = 'affected-by' AND e.log_index = ? AND e.revoked_at IS NULL`);
+    for (const id of chunk) {
+      const scan = scans.get(Number(id));
+      if (scan === undefined) continue;
+      for (const r of scanEdges.all(id, scan) as { dst: number; props: string | null }[]) findings.push([Number(r.dst), Number(id), scan, r.props]);
     }
     // Deployments: each record's signer comes with it (its attestation node's signed-by edge).
     type D = { src: number; dst: number; verb: string; log_index: number; observed_at: number; revoked_at: number | null; signer: string | null; sprops: string | null };
     const depRows = st(db, `SELECT e.src, e.dst, e.verb, e.log_index, e.observed_at, e.revoked_at, i.key AS signer, s.props AS sprops
       FROM g_edge e LEFT JOIN g_node t ON t.kind = 'attestation' AND t.key = 'log:' || CAST(e.log_index AS TEXT)
       LEFT JOIN g_edge s ON s.src = t.id AND s.verb = 'signed-by' LEFT JOIN g_node i ON i.id = s.dst
-      WHERE e.verb IN ('deployed-as', 'removed-from') AND e.src IN (${marks(chunk.length)}) ORDER BY e.log_index`).all(...chunk) as D[];
+      WHERE e.verb IN ('deployed-as', 'removed-from') AND ${a.sql} ORDER BY e.log_index`).all(...a.params) as D[];
     // Only the factory's own deployment identities say what runs where: a deployment statement
     // anyone else signed (`ssf attest`, an ingested bundle) neither adds nor removes one.
     const trusted = (r: D): boolean => trust.deploy.test(r.signer ?? '') && !isThirdParty(r.sprops);
@@ -124,11 +139,12 @@ export function storedCurrent(db: Db, artifactIds: readonly number[]): CurrentRo
   const deployed: CurrentRows['deployed'] = [];
   for (let i = 0; i < artifactIds.length; i += CHUNK) {
     const chunk = artifactIds.slice(i, i + CHUNK);
-    for (const r of st(db, `SELECT artifact, log_index FROM g_cur_scan WHERE artifact IN (${marks(chunk.length)})`).all(...chunk) as { artifact: number; log_index: number }[]) scans.set(Number(r.artifact), Number(r.log_index));
-    for (const r of st(db, `SELECT vulnerability, artifact, log_index, props FROM g_cur_finding WHERE artifact IN (${marks(chunk.length)})`).all(...chunk) as { vulnerability: number; artifact: number; log_index: number; props: string | null }[]) {
+    const a = inIds(db, 'artifact', chunk);
+    for (const r of st(db, `SELECT artifact, log_index FROM g_cur_scan WHERE ${a.sql}`).all(...a.params) as { artifact: number; log_index: number }[]) scans.set(Number(r.artifact), Number(r.log_index));
+    for (const r of st(db, `SELECT vulnerability, artifact, log_index, props FROM g_cur_finding WHERE ${a.sql}`).all(...a.params) as { vulnerability: number; artifact: number; log_index: number; props: string | null }[]) {
       findings.push([Number(r.vulnerability), Number(r.artifact), Number(r.log_index), r.props]);
     }
-    for (const r of st(db, `SELECT artifact, deployment, log_index, observed_at, revoked_at FROM g_cur_deployed WHERE artifact IN (${marks(chunk.length)})`).all(...chunk) as { artifact: number; deployment: number; log_index: number; observed_at: number; revoked_at: number | null }[]) {
+    for (const r of st(db, `SELECT artifact, deployment, log_index, observed_at, revoked_at FROM g_cur_deployed WHERE ${a.sql}`).all(...a.params) as { artifact: number; deployment: number; log_index: number; observed_at: number; revoked_at: number | null }[]) {
       deployed.push([Number(r.artifact), Number(r.deployment), Number(r.log_index), Number(r.observed_at), r.revoked_at === null ? null : Number(r.revoked_at)]);
     }
   }
@@ -142,7 +158,8 @@ export function refreshCurrent(db: Db, trust: SignerPatterns, artifactIds: reado
   const rows = deriveCurrent(db, trust, ids);
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
-    for (const t of ['g_cur_scan', 'g_cur_finding', 'g_cur_deployed']) st(db, `DELETE FROM ${t} WHERE artifact IN (${marks(chunk.length)})`).run(...chunk);
+    const a = inIds(db, 'artifact', chunk);
+    for (const t of ['g_cur_scan', 'g_cur_finding', 'g_cur_deployed']) st(db, `DELETE FROM ${t} WHERE ${a.sql}`).run(...a.params);
   }
   insertRows(db, 'g_cur_scan (artifact, log_index)', 2, [...rows.scans]);
   insertRows(db, 'g_cur_finding (vulnerability, artifact, log_index, props)', 4, rows.findings);
@@ -176,6 +193,20 @@ export function refreshAllCurrent(db: Db, trust: SignerPatterns): void {
   for (const ids of artifactIdPages(db)) refreshCurrent(db, trust, ids);
   st(db, `INSERT INTO g_alias (a, b) SELECT src, dst FROM g_edge WHERE verb = 'alias-of'
     UNION SELECT dst, src FROM g_edge WHERE verb = 'alias-of'`).run();
+}
+
+/**
+ * Brings the current state up to date with the evidence at log indices `from`..`to`, written
+ * by something that did not keep it (an ssf from before schema 0306 sharing the store, such
+ * as a webhook replica not yet upgraded): the artifacts those statements are about are
+ * derived again, and their alias pairs added. Call inside a transaction.
+ */
+export function catchUpCurrent(db: Db, trust: SignerPatterns, from: number, to: number): void {
+  if (to < from) return;
+  const artifacts = (st(db, `SELECT DISTINCT e.src FROM g_edge e JOIN g_node a ON a.id = e.src WHERE e.log_index BETWEEN ? AND ?
+    AND e.verb IN ('attested-by', 'affected-by', 'deployed-as', 'removed-from') AND a.kind = 'artifact'`).raw().all(from, to) as [number][]).map((r) => Number(r[0]));
+  refreshCurrent(db, trust, artifacts);
+  addAliases(db, (st(db, "SELECT src, dst FROM g_edge WHERE log_index BETWEEN ? AND ? AND verb = 'alias-of'").raw().all(from, to) as [number, number][]).map(([x, y]) => [Number(x), Number(y)] as const));
 }
 
 /** Adds alias pairs (both directions) between vulnerability node ids. */

@@ -48,21 +48,22 @@ export function rebuildGraph(g: GraphStore): { evidence: number; edges: number }
   const revoked = db.prepare(`SELECT DISTINCT log_index, revoked_at FROM g_edge WHERE revoked_at IS NOT NULL
     UNION SELECT DISTINCT log_index, revoked_at FROM g_dep WHERE revoked_at IS NOT NULL`).all() as { log_index: number; revoked_at: number }[];
   db.transaction(() => {
-    db.prepare('DELETE FROM g_edge').run();
-    db.prepare('DELETE FROM g_dep').run();
-    for (const r of evidenceRows(db)) {
-      const p = projectRow(r);
-      evidence++;
-      if (p) edges += g.write(p, { logIndex: r.logIndex, signer: r.signer ?? '', integratedTime: r.integratedTime });
-    }
-    const mark = db.prepare('UPDATE g_edge SET revoked_at = ? WHERE log_index = ?');
-    const markDeps = db.prepare('UPDATE g_dep SET revoked_at = ? WHERE log_index = ?');
-    for (const x of revoked) {
-      mark.run(x.revoked_at, x.log_index);
-      markDeps.run(x.revoked_at, x.log_index);
-    }
-    // The current state follows the edges and their revocation marks.
-    g.refreshAll();
+    // The current state follows the new edges and their revocation marks, derived once at the end.
+    g.rewriting(() => {
+      db.prepare('DELETE FROM g_edge').run();
+      db.prepare('DELETE FROM g_dep').run();
+      for (const r of evidenceRows(db)) {
+        const p = projectRow(r);
+        evidence++;
+        if (p) edges += g.write(p, { logIndex: r.logIndex, signer: r.signer ?? '', integratedTime: r.integratedTime });
+      }
+      const mark = db.prepare('UPDATE g_edge SET revoked_at = ? WHERE log_index = ?');
+      const markDeps = db.prepare('UPDATE g_dep SET revoked_at = ? WHERE log_index = ?');
+      for (const x of revoked) {
+        mark.run(x.revoked_at, x.log_index);
+        markDeps.run(x.revoked_at, x.log_index);
+      }
+    });
   }).immediate();
   return { evidence, edges };
 }

@@ -2,11 +2,17 @@ import { SsfError } from '../core/index.js';
 import { migrate, pgTextArray, type Db } from '../store/index.js';
 import { graphMigrations } from './schema.js';
 import type { EdgeSpec, EvidenceFacts, NodeRef } from './project.js';
-import { VULNS_PREDICATE_PREFIX, addAliases, refreshAllCurrent, refreshCurrent, signerPatterns, type SignerPatterns } from './current.js';
+import { VULNS_PREDICATE_PREFIX, addAliases, catchUpCurrent, refreshAllCurrent, refreshCurrent, signerPatterns, type SignerPatterns } from './current.js';
 
 /** g_state key: the version of the current state's derivation the stored rows were made by. */
 const CURRENT_STATE = 'current-state';
 const CURRENT_VERSION = '1';
+/**
+ * g_state key: the highest log index whose statement the current state has taken in. Every
+ * write moves it; a write (or an open) that finds it behind the log first catches up on the
+ * statements in between, which something that does not keep the current state wrote.
+ */
+const CURRENT_THROUGH = 'current-through';
 
 /** Rows per multi-row statement: one round trip per chunk instead of per row (it matters most on PostgreSQL). */
 const CHUNK = 200;
@@ -34,19 +40,61 @@ export class GraphStore {
   constructor(readonly db: Db, opts: { trustDomain?: string } = {}) {
     migrate(db, graphMigrations);
     this.trust = signerPatterns(opts.trustDomain);
-    // A store from before the current state (schema 0306), or derived by another version of
-    // it: derive it once from the edges, in one transaction.
-    if (this.getState(CURRENT_STATE) !== CURRENT_VERSION && !db.readonly) {
+    // A store from before the current state (schema 0306) or derived by another version of
+    // it: derive it from the edges, in one transaction. A store written meanwhile by something
+    // that does not keep it: catch up on those statements. Checked again under the write lock,
+    // so that processes opening the store together derive it once.
+    const behind = (): boolean => this.getState(CURRENT_STATE) !== CURRENT_VERSION || this.through() < this.lastLogIndex();
+    if (!db.readonly && behind()) {
       db.transaction(() => {
-        refreshAllCurrent(db, this.trust);
-        this.setState(CURRENT_STATE, CURRENT_VERSION);
+        if (this.getState(CURRENT_STATE) !== CURRENT_VERSION) {
+          this.refreshAll();
+          this.setState(CURRENT_STATE, CURRENT_VERSION);
+        } else {
+          this.catchUp(this.lastLogIndex());
+        }
       }).immediate();
+    }
+  }
+
+  /** Set while rebuildGraph rewrites every edge: it derives the current state once, at the end. */
+  private deferred = false;
+
+  /** Runs `fn` (which rewrites the graph's edges) without keeping the current state, then derives all of it. Call inside a transaction. */
+  rewriting<T>(fn: () => T): T {
+    this.deferred = true;
+    try {
+      return fn();
+    } finally {
+      this.deferred = false;
+      this.refreshAll();
     }
   }
 
   /** Derives the whole current state again from the edges (\`ssf graph rebuild\`). Call inside a transaction. */
   refreshAll(): void {
     refreshAllCurrent(this.db, this.trust);
+    this.setState(CURRENT_THROUGH, String(this.lastLogIndex()));
+  }
+
+  private through(): number {
+    const v = this.getState(CURRENT_THROUGH);
+    return v === undefined ? -1 : Number(v);
+  }
+
+  /** The highest log index with graph edges (every statement has its signed-by edge), or -1. */
+  private lastLogIndex(): number {
+    const v = this.db.prepare('SELECT MAX(log_index) FROM g_edge').pluck().get() as number | bigint | null | undefined;
+    return v === null || v === undefined ? -1 : Number(v);
+  }
+
+  /** Takes in the statements after the watermark up to `to` (see CURRENT_THROUGH). */
+  private catchUp(to: number): void {
+    const from = this.through() + 1;
+    if (to >= from) {
+      catchUpCurrent(this.db, this.trust, from, to);
+      this.setState(CURRENT_THROUGH, String(to));
+    }
   }
 
   private nodeStmt(n: number): Stmt {
@@ -143,6 +191,14 @@ export class GraphStore {
 
   /** Writes one statement's projection; returns how many edges were stored (a repeated one is stored once). */
   write(edges: readonly EdgeSpec[], ev: EvidenceFacts): number {
+    // Statements between the watermark and this one that were written without the current state.
+    if (!this.deferred) this.catchUp(ev.logIndex - 1);
+    const stored = this.writeEdges(edges, ev);
+    if (!this.deferred && ev.logIndex > this.through()) this.setState(CURRENT_THROUGH, String(ev.logIndex));
+    return stored;
+  }
+
+  private writeEdges(edges: readonly EdgeSpec[], ev: EvidenceFacts): number {
     if (edges.length === 0) return 0;
     const ids = this.nodeIds(edges.flatMap((e) => [e.src, e.dst]));
     const id = (r: NodeRef): number => {
@@ -170,8 +226,10 @@ export class GraphStore {
       if (e.verb === 'alias-of') aliases.push([id(e.src), id(e.dst)]);
       else if (e.src.kind === 'artifact' && (e.verb === 'deployed-as' || e.verb === 'removed-from' || e.verb === 'affected-by' || (e.verb === 'attested-by' && e.dst.name?.startsWith(VULNS_PREDICATE_PREFIX)))) touched.push(id(e.src));
     }
-    if (aliases.length > 0) addAliases(this.db, aliases);
-    if (touched.length > 0) refreshCurrent(this.db, this.trust, touched);
+    if (!this.deferred) {
+      if (aliases.length > 0) addAliases(this.db, aliases);
+      if (touched.length > 0) refreshCurrent(this.db, this.trust, touched);
+    }
     return stored;
   }
 

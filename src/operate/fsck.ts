@@ -145,7 +145,8 @@ export function fsck(f: Factory, opts: { limit?: number; graph?: boolean } = {})
   // The current state the incident queries read must be what the edges give (src/graph/current.ts).
   let currentChecked = 0;
   if (opts.graph !== false) {
-    const cur = checkCurrent(db, f.graph.trust);
+    // One snapshot for both sides: a scan or deployment record written meanwhile is not a problem.
+    const cur = db.transaction(() => checkCurrent(db, f.graph.trust))();
     currentChecked = cur.checked;
     for (const p of cur.problems) report('graph', 'current state', p);
   }

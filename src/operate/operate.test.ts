@@ -231,6 +231,53 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     }
   });
 
+  test('statements written by an ssf that does not keep the current state are taken in at the next open, or the next write', async () => {
+    const { dir, store } = await makeFactory(backend, 'catch-up', { operate: true });
+    let f = Factory.open(dir);
+    const answer = (): string => JSON.stringify([new GraphQueries(f.db).affected('CVE-2026-4242'), new GraphQueries(f.db).provenance(`sha256:${'0'.repeat(64)}`).deployments]);
+    const before = answer();
+    const last = Number(f.db.prepare('SELECT MAX(log_index) FROM evidence').pluck().get());
+    f.close();
+    // As if the rescan's scans and the deployment record (log indices 6..last) had been written
+    // by an older ssf: their edges are there, the current state knows nothing of them.
+    const forget = (): void => {
+      const db = openDb(store);
+      try {
+        for (const t of ['g_cur_scan', 'g_cur_finding', 'g_cur_deployed', 'g_alias']) db.prepare(`DELETE FROM ${t}`).run();
+        db.prepare("UPDATE g_state SET value = '5' WHERE key = 'current-through'").run();
+      } finally {
+        db.close();
+      }
+    };
+    forget();
+    f = Factory.open(dir);
+    try {
+      assert.equal(answer(), before, 'caught up on open');
+      assert.equal(fsck(f).ok, true);
+      assert.equal(f.graph.getState('current-through'), String(last));
+    } finally {
+      f.close();
+    }
+    forget();
+    const db = openDb(store);
+    const g = new (await import('../graph/index.js')).GraphStore(db, { trustDomain: TD });
+    try {
+      // Opening caught up already; forget again, so that the write itself must catch up.
+      for (const t of ['g_cur_scan', 'g_cur_finding', 'g_cur_deployed', 'g_alias']) db.prepare(`DELETE FROM ${t}`).run();
+      db.prepare("UPDATE g_state SET value = '5' WHERE key = 'current-through'").run();
+      db.transaction(() => g.write([], { logIndex: last + 1, signer: `spiffe://${TD}/x`, integratedTime: 0 }))();
+      assert.equal(g.getState('current-through'), String(last + 1));
+    } finally {
+      db.close();
+    }
+    f = Factory.open(dir);
+    try {
+      assert.equal(answer(), before, 'caught up by the write');
+    } finally {
+      f.close();
+    }
+  });
+
   test('SIGKILL during ingest leaves a store that opens and passes fsck', async () => {
     const { dir } = await makeFactory(backend, 'killed');
     const script = join(tmp, 'ingest.mjs');
