@@ -360,7 +360,9 @@ export const graphRebuildCommand: Command = {
 
 Deletes every graph edge and projects each stored evidence row again, in one
 transaction (for a factory whose evidence predates the graph, or to repair
-what \`ssf fsck\` found). Revocation marks are kept. Refuses (FACTORY_CORRUPT,
+what \`ssf fsck\` found). Revocation marks are kept; the current state the
+queries read (newest scans, open findings, deployments, aliases) is derived
+again from the new edges. Refuses (FACTORY_CORRUPT,
 nothing changed) when \`ssf fsck\` finds the evidence or the log itself edited:
 the graph would be derived from the edit.
 
@@ -432,8 +434,10 @@ Recomputes the transparency log's tree from its leaves and compares it with
 every signed checkpoint; checks every evidence row against its log entry
 (payload and envelope hashes, signature, signer certificate), verifies its
 DSSE signature and signed entry timestamp; requires a row for every log entry
-and an entry for every row; and checks that the graph holds exactly the edges
-each piece of evidence projects to. Reports edited, deleted and inserted rows.
+and an entry for every row; checks that the graph holds exactly the edges
+each piece of evidence projects to, and that its current state (newest scans,
+open findings, deployments, aliases) is what those edges give. Reports edited,
+deleted and inserted rows.
 Nothing is repaired (\`ssf graph rebuild\` re-derives the graph).
 
 Options:
