@@ -615,7 +615,7 @@ describe('ssf fsck and ssf graph rebuild', () => {
         ORDER BY e.log_index DESC LIMIT 1)`).run(DEBUG_ADV, imageA).changes;
       assert.equal(n, 1);
       // ...and the current-state row the queries read (src/graph/current.ts), to match it.
-      const m = db.prepare(`UPDATE g_cur_finding SET props = replace(props, '"severity":"high"', '"severity":"low"')
+      const m = db.prepare(`UPDATE g_cur_finding SET severity = 'low'
         WHERE vulnerability = (SELECT id FROM g_node WHERE kind = 'vulnerability' AND key = ?) AND artifact = (SELECT id FROM g_node WHERE key = ?)`).run(DEBUG_ADV, imageA).changes;
       assert.equal(m, 1);
     });

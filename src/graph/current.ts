@@ -38,21 +38,26 @@ export const VULNS_PREDICATE_PREFIX = 'https://in-toto.io/attestation/vulns';
 export interface CurrentRows {
   /** artifact id → log index of its newest trusted scan. */
   readonly scans: Map<number, number>;
-  /** The newest trusted scan's affected-by edges: [vulnerability, artifact, log index, props]. */
-  readonly findings: [number, number, number, string | null][];
+  /** The newest trusted scan's affected-by edges: [vulnerability, artifact, digest, log index, severity, purls (newline-separated)]. */
+  readonly findings: [number, number, string, number, string, string][];
   /** Deployments running the artifact now: [artifact, deployment, log index, observed at, revoked at]. */
   readonly deployed: [number, number, number, number, number | null][];
 }
 
 const CHUNK = 400;
 
-function isThirdParty(props: string | null): boolean {
-  if (!props) return false;
+function parseProps(props: string | null): Record<string, unknown> {
+  if (!props) return {};
   try {
-    return (JSON.parse(props) as Record<string, unknown>)['thirdParty'] === true;
+    const v = JSON.parse(props) as unknown;
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
   } catch {
-    return false;
+    return {};
   }
+}
+
+function isThirdParty(props: string | null): boolean {
+  return parseProps(props)['thirdParty'] === true;
 }
 
 /**
@@ -108,10 +113,18 @@ export function deriveCurrent(db: Db, trust: SignerPatterns, artifactIds: readon
     // it. The log index is in the unique index after the vulnerability, so the older scans'
     // edges are passed over in the index, without reading their rows.
     const scanEdges = st(db, `SELECT e.dst, e.props FROM g_edge e WHERE e.src = ? AND e.verb = 'affected-by' AND e.log_index = ? AND e.revoked_at IS NULL`);
+    const digest = st(db, 'SELECT key FROM g_node WHERE id = ?').pluck();
     for (const id of chunk) {
       const scan = scans.get(Number(id));
       if (scan === undefined) continue;
-      for (const r of scanEdges.all(id, scan) as { dst: number; props: string | null }[]) findings.push([Number(r.dst), Number(id), scan, r.props]);
+      const rows = scanEdges.all(id, scan) as { dst: number; props: string | null }[];
+      if (rows.length === 0) continue;
+      const key = String(digest.get(id));
+      for (const r of rows) {
+        const p = parseProps(r.props);
+        const purls = Array.isArray(p['purls']) ? (p['purls'] as unknown[]).filter((x): x is string => typeof x === 'string') : typeof p['purl'] === 'string' ? [p['purl']] : [];
+        findings.push([Number(r.dst), Number(id), key, scan, String(p['severity'] ?? 'unknown'), purls.join('\n')]);
+      }
     }
     // Deployments: each record's signer comes with it (its attestation node's signed-by edge).
     type D = { src: number; dst: number; verb: string; log_index: number; observed_at: number; revoked_at: number | null; signer: string | null; sprops: string | null };
@@ -141,8 +154,8 @@ export function storedCurrent(db: Db, artifactIds: readonly number[]): CurrentRo
     const chunk = artifactIds.slice(i, i + CHUNK);
     const a = inIds(db, 'artifact', chunk);
     for (const r of st(db, `SELECT artifact, log_index FROM g_cur_scan WHERE ${a.sql}`).all(...a.params) as { artifact: number; log_index: number }[]) scans.set(Number(r.artifact), Number(r.log_index));
-    for (const r of st(db, `SELECT vulnerability, artifact, log_index, props FROM g_cur_finding WHERE ${a.sql}`).all(...a.params) as { vulnerability: number; artifact: number; log_index: number; props: string | null }[]) {
-      findings.push([Number(r.vulnerability), Number(r.artifact), Number(r.log_index), r.props]);
+    for (const r of st(db, `SELECT vulnerability, artifact, digest, log_index, severity, purls FROM g_cur_finding WHERE ${a.sql}`).raw().all(...a.params) as CurrentRows['findings']) {
+      findings.push([Number(r[0]), Number(r[1]), r[2], Number(r[3]), r[4], r[5]]);
     }
     for (const r of st(db, `SELECT artifact, deployment, log_index, observed_at, revoked_at FROM g_cur_deployed WHERE ${a.sql}`).all(...a.params) as { artifact: number; deployment: number; log_index: number; observed_at: number; revoked_at: number | null }[]) {
       deployed.push([Number(r.artifact), Number(r.deployment), Number(r.log_index), Number(r.observed_at), r.revoked_at === null ? null : Number(r.revoked_at)]);
@@ -162,7 +175,7 @@ export function refreshCurrent(db: Db, trust: SignerPatterns, artifactIds: reado
     for (const t of ['g_cur_scan', 'g_cur_finding', 'g_cur_deployed']) st(db, `DELETE FROM ${t} WHERE ${a.sql}`).run(...a.params);
   }
   insertRows(db, 'g_cur_scan (artifact, log_index)', 2, [...rows.scans]);
-  insertRows(db, 'g_cur_finding (vulnerability, artifact, log_index, props)', 4, rows.findings);
+  insertRows(db, 'g_cur_finding (vulnerability, artifact, digest, log_index, severity, purls)', 6, rows.findings);
   insertRows(db, 'g_cur_deployed (artifact, deployment, log_index, observed_at, revoked_at)', 5, rows.deployed);
 }
 
@@ -235,8 +248,9 @@ export function checkCurrent(db: Db, trust: SignerPatterns): { checked: number; 
     for (const [name, w, h] of [['finding', want.findings, have.findings], ['deployment', want.deployed, have.deployed]] as const) {
       const ws = new Set(w.map(key));
       const hs = new Set(h.map(key));
-      for (const r of h) if (!ws.has(key(r))) problems.push(`current ${name} ${key(r).replace(/\u0000/g, ' ')} is not what the edges give (inserted or edited row)`);
-      for (const r of w) if (!hs.has(key(r))) problems.push(`current ${name} ${key(r).replace(/\u0000/g, ' ')} that the edges give is missing (deleted row)`);
+      const show = (r: readonly unknown[]): string => key(r).replace(/[\u0000\n]/g, ' ');
+      for (const r of h) if (!ws.has(key(r))) problems.push(`current ${name} ${show(r)} is not what the edges give (inserted or edited row)`);
+      for (const r of w) if (!hs.has(key(r))) problems.push(`current ${name} ${show(r)} that the edges give is missing (deleted row)`);
     }
   }
   // Rows about a node that is not an artifact (or no longer exists) are inserted rows too.

@@ -309,21 +309,25 @@ export class GraphQueries {
   private suppressionsMany(artifacts: ReadonlyMap<number, { key: string; purls: Iterable<string> }>, now: Date, vulnerabilities?: readonly number[]): Map<number, Suppression[]> {
     const out = new Map<number, Suppression[]>();
     // Per artifact, the packages asked about by the keys a statement can name them with: every
-    // version (pkg:npm/x) or one (pkg:npm/x@1.2.3); and which artifacts have each key.
+    // version (pkg:npm/x) or one (pkg:npm/x@1.2.3); and which artifacts have each key. Built
+    // only when there is a statement to apply: most vulnerabilities have no VEX at all, and an
+    // answer of thousands of artifacts would pay for parsing each one's purls.
     const covers = new Map<number, Map<string, Set<string>>>();
     const holders = new Map<string, Set<number>>();
-    for (const [id, a] of artifacts) {
-      const m = new Map<string, Set<string>>();
-      for (const purl of a.purls) {
-        const c = componentNode(purl);
-        if (!c) continue;
-        for (const k of [c.key, c.name ?? c.key]) {
-          m.set(k, (m.get(k) ?? new Set<string>()).add(c.key));
-          holders.set(k, (holders.get(k) ?? new Set<number>()).add(id));
+    const index = (): void => {
+      for (const [id, a] of artifacts) {
+        const m = new Map<string, Set<string>>();
+        for (const purl of a.purls) {
+          const c = componentNode(purl);
+          if (!c) continue;
+          for (const k of [c.key, c.name ?? c.key]) {
+            m.set(k, (m.get(k) ?? new Set<string>()).add(c.key));
+            holders.set(k, (holders.get(k) ?? new Set<number>()).add(id));
+          }
         }
+        covers.set(id, m);
       }
-      covers.set(id, m);
-    }
+    };
     const covered = (id: number, subs: readonly string[]): string[] => [...new Set(subs.flatMap((k) => [...(covers.get(id)?.get(k) ?? [])]))];
     const push = (id: number, x: Suppression): void => {
       const list = out.get(id);
@@ -342,7 +346,10 @@ export class GraphQueries {
     };
     if (vulnerabilities) {
       collect('e.dst', vulnerabilities);
+      if (edges.length === 0) return out;
+      index();
     } else {
+      index();
       collect('e.src', [...artifacts.keys()]);
       collect("n.kind = 'component' AND n.key", [...holders.keys()]);
     }
@@ -464,13 +471,22 @@ export class GraphQueries {
    * artifact and workload ended them.
    */
   private deploymentsOf(artifactIds: readonly number[]): ({ deployment: string; artifact: string } & Evidenced)[] {
-    type R = [artifact: string, deployment: string, logIndex: number, observedAt: number, revokedAt: number | null];
+    type R = [artifact: string, deployment: string, logIndex: number, observedAt: number, revokedAt: number | null, id: number];
     const rows: R[] = [];
-    for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
-      const chunk = artifactIds.slice(i, i + IN_CHUNK);
-      for (const r of this.st(`SELECT a.key, d.key, c.log_index, c.observed_at, c.revoked_at FROM g_cur_deployed c
-        JOIN g_node a ON a.id = c.artifact JOIN g_node d ON d.id = c.deployment
-        WHERE c.artifact IN (${chunk.map(() => '?').join(', ')})`).raw().all(...chunk) as R[]) rows.push(r);
+    if (artifactIds.length === 0) return [];
+    const SELECT = `SELECT a.key, d.key, c.log_index, c.observed_at, c.revoked_at, c.artifact FROM g_cur_deployed c
+      JOIN g_node a ON a.id = c.artifact JOIN g_node d ON d.id = c.deployment`;
+    // A wide answer (thousands of artifacts, as many lookups) reads every current deployment
+    // once instead, when there are fewer of those than artifacts asked about.
+    const wide = artifactIds.length > 1 && Number(this.st('SELECT COUNT(*) FROM g_cur_deployed').pluck().get()) <= artifactIds.length;
+    if (wide) {
+      const asked = new Set(artifactIds);
+      for (const r of this.st(SELECT).raw().all() as R[]) if (asked.has(Number(r[5]))) rows.push(r);
+    } else {
+      for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
+        const chunk = artifactIds.slice(i, i + IN_CHUNK);
+        for (const r of this.st(`${SELECT} WHERE c.artifact IN (${chunk.map(() => '?').join(', ')})`).raw().all(...chunk) as R[]) rows.push(r);
+      }
     }
     return rows
       .sort((x, y) => Number(x[2]) - Number(y[2]))
@@ -527,22 +543,23 @@ export class GraphQueries {
     const idKeys = new Set(ids.map((x) => x.toUpperCase()));
     // The findings of each artifact's newest trusted scan, clustered by vulnerability in the
     // current state (current.ts): one range scan per id, however many artifacts it holds.
-    const rows: [id: number, key: string, logIndex: number, props: string | null][] = [];
+    const rank: Record<string, number> = { unknown: 0, none: 1, low: 2, medium: 3, high: 4, critical: 5 };
+    const found = new Map<number, { digest: string; purls: string[]; severity: string; logIndex: number }>();
     for (let i = 0; i < nodes.length; i += IN_CHUNK) {
       const chunk = nodes.slice(i, i + IN_CHUNK);
-      for (const r of this.st(`SELECT f.artifact, n.key, f.log_index, f.props FROM g_cur_finding f JOIN g_node n ON n.id = f.artifact
-        WHERE f.vulnerability IN (${chunk.map(() => '?').join(', ')})`).raw().all(...chunk) as typeof rows) rows.push(r);
-    }
-    const rank: Record<string, number> = { unknown: 0, none: 1, low: 2, medium: 3, high: 4, critical: 5 };
-    const found = new Map<number, { digest: string; purls: Set<string>; severity: string; logIndex: number }>();
-    for (const [rid, key, logIndex, rprops] of rows) {
-      const id = Number(rid);
-      const p = props({ props: rprops });
-      const severity = String(p['severity'] ?? 'unknown');
-      const hit = found.get(id) ?? { digest: key, purls: new Set<string>(), severity, logIndex: Number(logIndex) };
-      for (const x of purlsOf(p)) hit.purls.add(x);
-      if ((rank[severity] ?? 0) > (rank[hit.severity] ?? 0)) hit.severity = severity;
-      found.set(id, hit);
+      const rows = this.st(`SELECT artifact, digest, log_index, severity, purls FROM g_cur_finding WHERE vulnerability IN (${chunk.map(() => '?').join(', ')})`)
+        .raw().all(...chunk) as [artifact: number, digest: string, logIndex: number, severity: string, purls: string][];
+      for (const [rid, digest, logIndex, severity, purls] of rows) {
+        const id = Number(rid);
+        const hit = found.get(id);
+        if (!hit) {
+          found.set(id, { digest, purls: purls === '' ? [] : purls.split('\n'), severity, logIndex: Number(logIndex) });
+          continue;
+        }
+        // The same artifact under an alias's node too (a scan names each id it found).
+        for (const x of purls === '' ? [] : purls.split('\n')) if (!hit.purls.includes(x)) hit.purls.push(x);
+        if ((rank[severity] ?? 0) > (rank[hit.severity] ?? 0)) hit.severity = severity;
+      }
     }
     const affected = new Map<number, { digest: string; purls: string[]; severity: string; logIndex: number }>();
     const suppressed: { digest: string; status: string; logIndex: number }[] = [];
@@ -552,10 +569,14 @@ export class GraphQueries {
     const answersOf = this.suppressionsMany(new Map([...found].map(([id, hit]) => [id, { key: hit.digest, purls: hit.purls }])), now, vulnNodes);
     for (const [id, hit] of found) {
       const answers = (answersOf.get(id) ?? []).filter((s) => idKeys.has(s.vulnerability.toUpperCase()));
+      if (answers.length === 0) {
+        affected.set(id, { digest: hit.digest, purls: hit.purls.length > 1 ? hit.purls.sort() : hit.purls, severity: hit.severity, logIndex: hit.logIndex });
+        continue;
+      }
       const whole = answers.some((s) => s.purls === undefined);
       const covered = new Set(answers.flatMap((s) => s.purls ?? []));
-      const left = whole ? [] : [...hit.purls].filter((x) => !covered.has(x)).sort();
-      if (answers.length > 0 && left.length === 0 && (whole || hit.purls.size > 0)) {
+      const left = whole ? [] : hit.purls.filter((x) => !covered.has(x)).sort();
+      if (left.length === 0 && (whole || hit.purls.length > 0)) {
         const last = answers.reduce((a, b) => (b.logIndex > a.logIndex ? b : a));
         suppressed.push({ digest: hit.digest, status: last.status, logIndex: last.logIndex });
       } else {
@@ -565,8 +586,9 @@ export class GraphQueries {
     return {
       vulnerability,
       aliases: ids.filter((x) => x !== vulnerability).sort(),
-      artifacts: [...affected.values()],
-      suppressed,
+      // By digest, as blast radius answers: the same on both backends, whatever order the rows came in.
+      artifacts: [...affected.values()].sort((x, y) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0)),
+      suppressed: suppressed.sort((x, y) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0)),
       deployments: this.deploymentsOf([...affected.keys()]),
     };
   }

@@ -110,6 +110,8 @@ export const graphMigrations: readonly Migration[] = [
     up(db) {
       // The current state (src/graph/current.ts): rows derived from the edges and kept in the
       // evidence's transaction, so that the widest incident answers are one range scan each.
+      // A finding row carries what the answer prints (the artifact's digest, the severity, the
+      // purls, newline-separated), so reading one is no node lookup and no JSON parse.
       // Filled by GraphStore on first open (it needs the factory's trust domain to tell whose
       // scans and deployment records count), then kept current by every write.
       db.exec(`
@@ -120,8 +122,10 @@ export const graphMigrations: readonly Migration[] = [
         CREATE TABLE g_cur_finding (
           vulnerability INTEGER NOT NULL,
           artifact INTEGER NOT NULL,
+          digest TEXT NOT NULL,
           log_index INTEGER NOT NULL,
-          props TEXT,
+          severity TEXT NOT NULL,
+          purls TEXT NOT NULL,
           PRIMARY KEY (vulnerability, artifact)
         ) WITHOUT ROWID;
         CREATE INDEX g_cur_finding_artifact ON g_cur_finding(artifact);
