@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   for (const l of await benchAdmission({ quick })) console.log(`  ${l}`);
   console.log('\nFactory runs: `ssf run` against the same commands run directly');
   for (const l of await benchRunOverhead({ quick })) console.log(`  ${l}`);
-  console.log(`\nKnowledge graph: a fleet of ${quick ? '300' : '10,000'} signed SBOMs of ~1,000 components, 20,000 advisories, rescans and incident queries (SQLite, then PostgreSQL at a smaller size)`);
+  console.log(`\nKnowledge graph: a fleet of ${quick ? '300' : '10,000'} signed SBOMs of ~1,000 components, 20,000 advisories, rescans and incident queries (SQLite, then PostgreSQL${quick ? ' at 100' : ''})`);
   for (const l of await benchGraph({ quick })) console.log(`  ${l}`);
   console.log('\nSummary');
   console.table(rows);
