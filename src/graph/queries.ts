@@ -466,11 +466,11 @@ export class GraphQueries {
   }
 
   /**
-   * Where these artifacts run now, from the current state (current.ts): their trusted
+   * Where these artifacts (node ids) run now, from the current state (current.ts): their trusted
    * deployment records, except where a later trusted removal record (not revoked) for the same
    * artifact and workload ended them.
    */
-  private deploymentsOf(artifactIds: readonly number[]): ({ deployment: string; artifact: string } & Evidenced)[] {
+  deploymentsOf(artifactIds: readonly number[]): ({ deployment: string; artifact: string } & Evidenced)[] {
     type R = [artifact: string, deployment: string, logIndex: number, observedAt: number, revokedAt: number | null, id: number];
     const rows: R[] = [];
     if (artifactIds.length === 0) return [];

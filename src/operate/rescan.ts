@@ -214,9 +214,12 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
     }
     f.graph.setState(WATERMARK, info.date);
     const atRisk: { deployment: string; artifact: string; vulnerabilities: string[] }[] = [];
+    // Where the artifacts with new findings run, looked up together (not a provenance tree each).
+    const byDigest = new Map<string, string[]>();
+    for (const d of q.deploymentsOf([...withNew.keys()])) byDigest.set(d.artifact, [...(byDigest.get(d.artifact) ?? []), d.deployment]);
     for (const [id, vulns] of withNew) {
       const digest = (artifactKey.get(id) as { key: string } | undefined)?.key ?? '';
-      for (const d of q.provenance(digest).deployments) atRisk.push({ deployment: d.deployment, artifact: digest, vulnerabilities: [...vulns].sort() });
+      for (const deployment of byDigest.get(digest) ?? []) atRisk.push({ deployment, artifact: digest, vulnerabilities: [...vulns].sort() });
     }
     return {
       full, database: { digest: info.digest, date: info.date }, advisoriesChanged: full ? info.advisories : changed.length,
