@@ -142,7 +142,7 @@ describe('ssf run, runs, show, verify', () => {
   });
 
   test('killing ssf mid-run: the run is marked failed, the sandbox is gone, nothing is published, the store reopens', async () => {
-    const file = pipeline('killed', 'echo started > /workspace/out/started; sleep 300; cp hello.txt /workspace/out/out.txt');
+    const file = pipeline('killed', 'echo started > /workspace/out/started; sleep 2713; cp hello.txt /workspace/out/out.txt');
     ssf(['pipeline', 'pin', file]);
     const before = readFileSync(join(dir, 'repository', 'index.json'), 'utf8');
     const child = spawn(process.execPath, [BIN, 'run', file, '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
@@ -159,7 +159,7 @@ describe('ssf run, runs, show, verify', () => {
     await new Promise((r) => child.on('exit', r));
     await new Promise((r) => setTimeout(r, 500));
     const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
-    assert.doesNotMatch(ps, /sleep 300/, 'the sandboxed task died with ssf');
+    assert.doesNotMatch(ps, /sleep 2713/, 'the sandboxed task died with ssf');
     const list = JSON.parse(ssf(['runs', '--dir', dir, '--json']).out) as { pipeline: string; status: string; error: string | null }[];
     const killed = list.find((r) => r.pipeline === 'killed');
     assert.equal(killed?.status, 'failed');
