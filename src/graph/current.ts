@@ -1,4 +1,4 @@
-import type { Db } from '../store/index.js';
+import { pgTextArray, type Db } from '../store/index.js';
 
 /**
  * The graph's current state, kept beside the edges: per artifact its newest trusted scan, the
@@ -79,14 +79,19 @@ function marks(n: number): string {
 }
 
 /**
- * `column` is one of `ids`: an IN list on SQLite; on PostgreSQL one bigint array parameter
+ * `column` is one of `values`: an IN list on SQLite; on PostgreSQL one array parameter
  * (`= ANY`), planned as index lookups whatever the plan, where a long IN list of parameters
- * can become a sequential scan under a generic plan (docs/storage.md).
+ * becomes, once PostgreSQL switches a prepared statement to a generic plan, a scan comparing
+ * every row with every parameter (docs/storage.md).
  */
+export function inList(db: Db, column: string, values: readonly (number | string)[], type: 'bigint' | 'text' = 'bigint'): { sql: string; params: unknown[] } {
+  if (db.dialect !== 'postgres') return { sql: `${column} IN (${marks(values.length)})`, params: [...values] };
+  const array = type === 'bigint' ? `{${values.map((x) => Math.trunc(Number(x))).join(',')}}` : pgTextArray(values.map(String));
+  return { sql: `${column} = ANY(CAST(? AS ${type}[]))`, params: [array] };
+}
+
 function inIds(db: Db, column: string, ids: readonly number[]): { sql: string; params: unknown[] } {
-  return db.dialect === 'postgres'
-    ? { sql: `${column} = ANY(CAST(? AS bigint[]))`, params: [`{${ids.map((x) => Math.trunc(Number(x))).join(',')}}`] }
-    : { sql: `${column} IN (${marks(ids.length)})`, params: [...ids] };
+  return inList(db, column, ids);
 }
 
 /** Derives, from the edges alone, the current-state rows of these artifacts. */

@@ -4,7 +4,7 @@ import { parseStatementPayload } from '../attest/index.js';
 import { attestationKind } from '../policy/index.js';
 import type { Db } from '../store/index.js';
 import { componentNode, vexProductTargets } from './project.js';
-import { signerPatterns } from './current.js';
+import { inList, signerPatterns } from './current.js';
 
 /**
  * The questions a security team asks during an incident, as queries over the graph. Each
@@ -169,9 +169,10 @@ export class GraphQueries {
     const out: (Row & { dst: number; verb: string })[] = [];
     for (let i = 0; i < dsts.length; i += IN_CHUNK) {
       const chunk = dsts.slice(i, i + IN_CHUNK);
+      const d = inList(this.db, 'e.dst', chunk);
       const rows = this.st(`SELECT n.id, n.kind, n.key, n.name, n.version, e.log_index, e.observed_at, e.props, e.revoked_at, e.dst, e.verb
         FROM g_edge e JOIN g_node n ON n.id = e.src
-        WHERE e.dst IN (${chunk.map(() => '?').join(', ')}) AND e.verb IN (${verbs.map(() => '?').join(', ')})`).all(...chunk, ...verbs) as (Row & { dst: number; verb: string })[];
+        WHERE ${d.sql} AND e.verb IN (${verbs.map(() => '?').join(', ')})`).all(...d.params, ...verbs) as (Row & { dst: number; verb: string })[];
       // Not out.push(...rows): a popular package's rows (one per SBOM) overflow the call stack as arguments.
       for (const r of rows) out.push(r);
     }
@@ -187,7 +188,8 @@ export class GraphQueries {
     const out = new Map<number, number>();
     for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
       const chunk = artifactIds.slice(i, i + IN_CHUNK);
-      for (const r of this.st(`SELECT artifact, log_index FROM g_cur_scan WHERE artifact IN (${chunk.map(() => '?').join(', ')})`).raw().all(...chunk) as [number, number][]) out.set(Number(r[0]), Number(r[1]));
+      const a = inList(this.db, 'artifact', chunk);
+      for (const r of this.st(`SELECT artifact, log_index FROM g_cur_scan WHERE ${a.sql}`).raw().all(...a.params) as [number, number][]) out.set(Number(r[0]), Number(r[1]));
     }
     return out;
   }
@@ -338,10 +340,10 @@ export class GraphQueries {
     const edges: Edge[] = [];
     const SELECT = `SELECT e.src, n.kind, n.key AS target, v.key AS vuln, e.log_index FROM g_edge e JOIN g_node n ON n.id = e.src JOIN g_node v ON v.id = e.dst
       WHERE e.verb = 'suppressed-by' AND e.revoked_at IS NULL`;
-    const collect = (sql: string, values: readonly (number | string)[]): void => {
+    const collect = (sql: string, values: readonly (number | string)[], type: 'bigint' | 'text' = 'bigint'): void => {
       for (let i = 0; i < values.length; i += IN_CHUNK) {
-        const chunk = values.slice(i, i + IN_CHUNK);
-        for (const r of this.st(`${SELECT} AND ${sql} IN (${chunk.map(() => '?').join(', ')})`).all(...chunk) as Edge[]) edges.push(r);
+        const l = inList(this.db, sql, values.slice(i, i + IN_CHUNK), type);
+        for (const r of this.st(`${SELECT} AND ${l.sql}`).all(...l.params) as Edge[]) edges.push(r);
       }
     };
     if (vulnerabilities) {
@@ -351,7 +353,7 @@ export class GraphQueries {
     } else {
       index();
       collect('e.src', [...artifacts.keys()]);
-      collect("n.kind = 'component' AND n.key", [...holders.keys()]);
+      collect("n.kind = 'component' AND n.key", [...holders.keys()], 'text');
     }
     const scanned = [...new Set(edges.filter((e) => e.kind === 'artifact' && artifacts.has(Number(e.src))).map((e) => Number(e.src)))];
     const newest = this.newestScans(scanned);
@@ -441,9 +443,10 @@ export class GraphQueries {
     const ids = [...direct.keys()];
     for (let i = 0; i < ids.length; i += IN_CHUNK) {
       const chunk = ids.slice(i, i + IN_CHUNK);
+      const d = inList(this.db, 'e.dst', chunk);
       const rows = this.st(`SELECT e.src, n.key, e.dst, e.verb, e.log_index FROM g_edge e JOIN g_node n ON n.id = e.src
-        WHERE e.dst IN (${chunk.map(() => '?').join(', ')}) AND e.verb IN ('contains', 'built-from') AND e.revoked_at IS NULL AND n.kind = 'artifact'`)
-        .raw().all(...chunk) as [src: number, key: string, dst: number, verb: 'contains' | 'built-from', logIndex: number][];
+        WHERE ${d.sql} AND e.verb IN ('contains', 'built-from') AND e.revoked_at IS NULL AND n.kind = 'artifact'`)
+        .raw().all(...d.params) as [src: number, key: string, dst: number, verb: 'contains' | 'built-from', logIndex: number][];
       for (const [src, key, dst, verb, logIndex] of rows) {
         const target = direct.get(Number(dst)) as string;
         const id = Number(src);
@@ -485,7 +488,8 @@ export class GraphQueries {
     } else {
       for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
         const chunk = artifactIds.slice(i, i + IN_CHUNK);
-        for (const r of this.st(`${SELECT} WHERE c.artifact IN (${chunk.map(() => '?').join(', ')})`).raw().all(...chunk) as R[]) rows.push(r);
+        const a = inList(this.db, 'c.artifact', chunk);
+        for (const r of this.st(`${SELECT} WHERE ${a.sql}`).raw().all(...a.params) as R[]) rows.push(r);
       }
     }
     return rows
@@ -505,7 +509,8 @@ export class GraphQueries {
     const out: number[] = [];
     for (let i = 0; i < upper.length; i += IN_CHUNK) {
       const chunk = upper.slice(i, i + IN_CHUNK);
-      for (const r of this.st(`SELECT id FROM g_node WHERE kind = 'vulnerability' AND upper(key) IN (${chunk.map(() => '?').join(', ')})`).all(...chunk) as { id: number }[]) out.push(Number(r.id));
+      const k = inList(this.db, 'upper(key)', chunk, 'text');
+      for (const r of this.st(`SELECT id FROM g_node WHERE kind = 'vulnerability' AND ${k.sql}`).all(...k.params) as { id: number }[]) out.push(Number(r.id));
     }
     return out;
   }
@@ -547,8 +552,9 @@ export class GraphQueries {
     const found = new Map<number, { digest: string; purls: string[]; severity: string; logIndex: number }>();
     for (let i = 0; i < nodes.length; i += IN_CHUNK) {
       const chunk = nodes.slice(i, i + IN_CHUNK);
-      const rows = this.st(`SELECT artifact, digest, log_index, severity, purls FROM g_cur_finding WHERE vulnerability IN (${chunk.map(() => '?').join(', ')})`)
-        .raw().all(...chunk) as [artifact: number, digest: string, logIndex: number, severity: string, purls: string][];
+      const v = inList(this.db, 'vulnerability', chunk);
+      const rows = this.st(`SELECT artifact, digest, log_index, severity, purls FROM g_cur_finding WHERE ${v.sql}`)
+        .raw().all(...v.params) as [artifact: number, digest: string, logIndex: number, severity: string, purls: string][];
       for (const [rid, digest, logIndex, severity, purls] of rows) {
         const id = Number(rid);
         const hit = found.get(id);
