@@ -474,27 +474,39 @@ export class GraphQueries {
    * artifact and workload ended them.
    */
   deploymentsOf(artifactIds: readonly number[]): ({ deployment: string; artifact: string } & Evidenced)[] {
-    type R = [artifact: string, deployment: string, logIndex: number, observedAt: number, revokedAt: number | null, id: number];
+    type R = [artifact: number, deployment: number, logIndex: number, observedAt: number, revokedAt: number | null];
     const rows: R[] = [];
     if (artifactIds.length === 0) return [];
-    const SELECT = `SELECT a.key, d.key, c.log_index, c.observed_at, c.revoked_at, c.artifact FROM g_cur_deployed c
-      JOIN g_node a ON a.id = c.artifact JOIN g_node d ON d.id = c.deployment`;
+    // The rows first, then the keys of the nodes they name by id: a join to g_node here is
+    // planned by PostgreSQL as a hash of every node, which cost more than the answer.
+    const SELECT = 'SELECT artifact, deployment, log_index, observed_at, revoked_at FROM g_cur_deployed';
     // A wide answer (thousands of artifacts, as many lookups) reads every current deployment
     // once instead, when there are fewer of those than artifacts asked about.
     const wide = artifactIds.length > 1 && Number(this.st('SELECT COUNT(*) FROM g_cur_deployed').pluck().get()) <= artifactIds.length;
     if (wide) {
-      const asked = new Set(artifactIds);
-      for (const r of this.st(SELECT).raw().all() as R[]) if (asked.has(Number(r[5]))) rows.push(r);
+      const asked = new Set(artifactIds.map(Number));
+      for (const r of this.st(SELECT).raw().all() as R[]) if (asked.has(Number(r[0]))) rows.push(r);
     } else {
       for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
-        const chunk = artifactIds.slice(i, i + IN_CHUNK);
-        const a = inList(this.db, 'c.artifact', chunk);
+        const a = inList(this.db, 'artifact', artifactIds.slice(i, i + IN_CHUNK));
         for (const r of this.st(`${SELECT} WHERE ${a.sql}`).raw().all(...a.params) as R[]) rows.push(r);
       }
     }
+    const keys = this.nodeKeys(rows.flatMap((r) => [Number(r[0]), Number(r[1])]));
     return rows
       .sort((x, y) => Number(x[2]) - Number(y[2]))
-      .map((r) => ({ deployment: r[1], artifact: r[0], logIndex: Number(r[2]), observedAt: iso(r[3]), ...(r[4] !== null ? { revoked: true } : {}) }));
+      .map((r) => ({ deployment: keys.get(Number(r[1])) ?? '', artifact: keys.get(Number(r[0])) ?? '', logIndex: Number(r[2]), observedAt: iso(r[3]), ...(r[4] !== null ? { revoked: true } : {}) }));
+  }
+
+  /** The keys of these nodes, by id. */
+  private nodeKeys(ids: readonly number[]): Map<number, string> {
+    const unique = [...new Set(ids)];
+    const out = new Map<number, string>();
+    for (let i = 0; i < unique.length; i += IN_CHUNK) {
+      const l = inList(this.db, 'id', unique.slice(i, i + IN_CHUNK));
+      for (const [id, key] of this.st(`SELECT id, key FROM g_node WHERE ${l.sql}`).raw().all(...l.params) as [number, string][]) out.set(Number(id), key);
+    }
+    return out;
   }
 
   /** Does the graph show `digest` running in the workload `where` (`cluster/namespace/Kind/name`) now? An unknown digest runs nowhere. */
