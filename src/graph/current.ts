@@ -46,7 +46,8 @@ export interface CurrentRows {
 
 const CHUNK = 400;
 
-function parseProps(props: string | null): Record<string, unknown> {
+/** An edge's properties (JSON text); {} when absent or unreadable (fsck reports an edited edge). */
+export function parseProps(props: string | null): Record<string, unknown> {
   if (!props) return {};
   try {
     const v = JSON.parse(props) as unknown;
@@ -54,6 +55,12 @@ function parseProps(props: string | null): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+/** The purls of an affected-by or suppressed-by edge's properties. */
+export function purlsOf(p: Record<string, unknown>): string[] {
+  if (Array.isArray(p['purls'])) return (p['purls'] as unknown[]).filter((x): x is string => typeof x === 'string');
+  return typeof p['purl'] === 'string' ? [p['purl']] : [];
 }
 
 function isThirdParty(props: string | null): boolean {
@@ -90,10 +97,6 @@ export function inList(db: Db, column: string, values: readonly (number | string
   return { sql: `${column} = ANY(CAST(? AS ${type}[]))`, params: [array] };
 }
 
-function inIds(db: Db, column: string, ids: readonly number[]): { sql: string; params: unknown[] } {
-  return inList(db, column, ids);
-}
-
 /** Derives, from the edges alone, the current-state rows of these artifacts. */
 export function deriveCurrent(db: Db, trust: SignerPatterns, artifactIds: readonly number[]): CurrentRows {
   const scans = new Map<number, number>();
@@ -104,7 +107,7 @@ export function deriveCurrent(db: Db, trust: SignerPatterns, artifactIds: readon
     // The newest scan: an in-toto vulns statement about the artifact, not revoked, signed by
     // one of the factory's scanning identities and not ingested from elsewhere. A vulns
     // statement anyone else signed (`ssf attest`) is not a scan.
-    const a = inIds(db, 'e.src', chunk);
+    const a = inList(db, 'e.src', chunk);
     const scanRows = st(db, `SELECT e.src AS id, e.log_index, i.key AS signer, s.props FROM g_edge e JOIN g_node a ON a.id = e.dst
       JOIN g_edge s ON s.src = a.id AND s.verb = 'signed-by' JOIN g_node i ON i.id = s.dst
       WHERE ${a.sql} AND e.verb = 'attested-by' AND a.name LIKE '${VULNS_PREDICATE_PREFIX}%' AND e.revoked_at IS NULL`)
@@ -127,8 +130,7 @@ export function deriveCurrent(db: Db, trust: SignerPatterns, artifactIds: readon
       const key = String(digest.get(id));
       for (const r of rows) {
         const p = parseProps(r.props);
-        const purls = Array.isArray(p['purls']) ? (p['purls'] as unknown[]).filter((x): x is string => typeof x === 'string') : typeof p['purl'] === 'string' ? [p['purl']] : [];
-        findings.push([Number(r.dst), Number(id), key, scan, String(p['severity'] ?? 'unknown'), purls.join('\n')]);
+        findings.push([Number(r.dst), Number(id), key, scan, String(p['severity'] ?? 'unknown'), purlsOf(p).join('\n')]);
       }
     }
     // Deployments: each record's signer comes with it (its attestation node's signed-by edge).
@@ -157,7 +159,7 @@ export function storedCurrent(db: Db, artifactIds: readonly number[]): CurrentRo
   const deployed: CurrentRows['deployed'] = [];
   for (let i = 0; i < artifactIds.length; i += CHUNK) {
     const chunk = artifactIds.slice(i, i + CHUNK);
-    const a = inIds(db, 'artifact', chunk);
+    const a = inList(db, 'artifact', chunk);
     for (const r of st(db, `SELECT artifact, log_index FROM g_cur_scan WHERE ${a.sql}`).all(...a.params) as { artifact: number; log_index: number }[]) scans.set(Number(r.artifact), Number(r.log_index));
     for (const r of st(db, `SELECT vulnerability, artifact, digest, log_index, severity, purls FROM g_cur_finding WHERE ${a.sql}`).raw().all(...a.params) as CurrentRows['findings']) {
       findings.push([Number(r[0]), Number(r[1]), r[2], Number(r[3]), r[4], r[5]]);
@@ -176,7 +178,7 @@ export function refreshCurrent(db: Db, trust: SignerPatterns, artifactIds: reado
   const rows = deriveCurrent(db, trust, ids);
   for (let i = 0; i < ids.length; i += CHUNK) {
     const chunk = ids.slice(i, i + CHUNK);
-    const a = inIds(db, 'artifact', chunk);
+    const a = inList(db, 'artifact', chunk);
     for (const t of ['g_cur_scan', 'g_cur_finding', 'g_cur_deployed']) st(db, `DELETE FROM ${t} WHERE ${a.sql}`).run(...a.params);
   }
   insertRows(db, 'g_cur_scan (artifact, log_index)', 2, [...rows.scans]);

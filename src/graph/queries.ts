@@ -4,7 +4,7 @@ import { parseStatementPayload } from '../attest/index.js';
 import { attestationKind } from '../policy/index.js';
 import type { Db } from '../store/index.js';
 import { componentNode, vexProductTargets } from './project.js';
-import { inList, signerPatterns } from './current.js';
+import { inList, parseProps, purlsOf, signerPatterns } from './current.js';
 
 /**
  * The questions a security team asks during an incident, as queries over the graph. Each
@@ -37,12 +37,7 @@ function iso(sec: number): string {
 }
 
 function props(r: { props: string | null }): Record<string, unknown> {
-  if (!r.props) return {};
-  try {
-    return JSON.parse(r.props) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
+  return parseProps(r.props);
 }
 
 function evidenced(r: Row): Evidenced {
@@ -115,11 +110,6 @@ export interface Suppression {
 
 const SUPPRESSES = new Set(['not_affected', 'fixed']);
 
-/** The purls of an affected-by or suppressed-by edge's properties. */
-function purlsOf(p: Record<string, unknown>): string[] {
-  if (Array.isArray(p['purls'])) return (p['purls'] as unknown[]).filter((x): x is string => typeof x === 'string');
-  return typeof p['purl'] === 'string' ? [p['purl']] : [];
-}
 
 /** Read-only queries over the graph tables. */
 export class GraphQueries {

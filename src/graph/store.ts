@@ -191,10 +191,12 @@ export class GraphStore {
 
   /** Writes one statement's projection; returns how many edges were stored (a repeated one is stored once). */
   write(edges: readonly EdgeSpec[], ev: EvidenceFacts): number {
-    // Statements between the watermark and this one that were written without the current state.
-    if (!this.deferred) this.catchUp(ev.logIndex - 1);
+    if (this.deferred) return this.writeEdges(edges, ev);
+    // Statements between the watermark and this one were written without the current state.
+    const through = this.through();
+    if (ev.logIndex - 1 > through) catchUpCurrent(this.db, this.trust, through + 1, ev.logIndex - 1);
     const stored = this.writeEdges(edges, ev);
-    if (!this.deferred && ev.logIndex > this.through()) this.setState(CURRENT_THROUGH, String(ev.logIndex));
+    if (ev.logIndex > through) this.setState(CURRENT_THROUGH, String(ev.logIndex));
     return stored;
   }
 
