@@ -40,8 +40,8 @@ export interface CurrentRows {
   readonly scans: Map<number, number>;
   /** The newest trusted scan's affected-by edges: [vulnerability, artifact, digest, log index, severity, purls (newline-separated)]. */
   readonly findings: [number, number, string, number, string, string][];
-  /** Deployments running the artifact now: [artifact, deployment, log index, observed at, revoked at]. */
-  readonly deployed: [number, number, number, number, number | null][];
+  /** Deployments running the artifact now: [artifact, deployment, log index, the artifact's digest, the workload's key, observed at, revoked at]. */
+  readonly deployed: [number, number, number, string, string, number, number | null][];
 }
 
 const CHUNK = 400;
@@ -92,6 +92,9 @@ function marks(n: number): string {
  * every row with every parameter (docs/storage.md).
  */
 export function inList(db: Db, column: string, values: readonly (number | string)[], type: 'bigint' | 'text' = 'bigint'): { sql: string; params: unknown[] } {
+  // One value is an equality, which PostgreSQL can answer in an index's order (an ORDER BY by
+  // the index's next column needs no sort); an array comparison it cannot (before version 17).
+  if (values.length === 1) return { sql: `${column} = ?`, params: [type === 'bigint' ? Math.trunc(Number(values[0])) : String(values[0])] };
   if (db.dialect !== 'postgres') return { sql: `${column} IN (${marks(values.length)})`, params: [...values] };
   const array = type === 'bigint' ? `{${values.map((x) => Math.trunc(Number(x))).join(',')}}` : pgTextArray(values.map(String));
   return { sql: `${column} = ANY(CAST(? AS ${type}[]))`, params: [array] };
@@ -134,9 +137,9 @@ export function deriveCurrent(db: Db, trust: SignerPatterns, artifactIds: readon
       }
     }
     // Deployments: each record's signer comes with it (its attestation node's signed-by edge).
-    type D = { src: number; dst: number; verb: string; log_index: number; observed_at: number; revoked_at: number | null; signer: string | null; sprops: string | null };
-    const depRows = st(db, `SELECT e.src, e.dst, e.verb, e.log_index, e.observed_at, e.revoked_at, i.key AS signer, s.props AS sprops
-      FROM g_edge e LEFT JOIN g_node t ON t.kind = 'attestation' AND t.key = 'log:' || CAST(e.log_index AS TEXT)
+    type D = { src: number; dst: number; verb: string; log_index: number; digest: string; workload: string; observed_at: number; revoked_at: number | null; signer: string | null; sprops: string | null };
+    const depRows = st(db, `SELECT e.src, e.dst, e.verb, e.log_index, sn.key AS digest, dn.key AS workload, e.observed_at, e.revoked_at, i.key AS signer, s.props AS sprops
+      FROM g_edge e JOIN g_node sn ON sn.id = e.src JOIN g_node dn ON dn.id = e.dst LEFT JOIN g_node t ON t.kind = 'attestation' AND t.key = 'log:' || CAST(e.log_index AS TEXT)
       LEFT JOIN g_edge s ON s.src = t.id AND s.verb = 'signed-by' LEFT JOIN g_node i ON i.id = s.dst
       WHERE e.verb IN ('deployed-as', 'removed-from') AND ${a.sql} ORDER BY e.log_index`).all(...a.params) as D[];
     // Only the factory's own deployment identities say what runs where: a deployment statement
@@ -146,7 +149,7 @@ export function deriveCurrent(db: Db, trust: SignerPatterns, artifactIds: readon
     for (const r of depRows) if (r.verb === 'removed-from' && r.revoked_at === null && trusted(r)) removedAt.set(`${r.src}\u0000${r.dst}`, Number(r.log_index));
     for (const r of depRows) {
       if (r.verb !== 'deployed-as' || !trusted(r) || Number(r.log_index) <= (removedAt.get(`${r.src}\u0000${r.dst}`) ?? -1)) continue;
-      deployed.push([Number(r.src), Number(r.dst), Number(r.log_index), Number(r.observed_at), r.revoked_at === null ? null : Number(r.revoked_at)]);
+      deployed.push([Number(r.src), Number(r.dst), Number(r.log_index), r.digest, r.workload, Number(r.observed_at), r.revoked_at === null ? null : Number(r.revoked_at)]);
     }
   }
   return { scans, findings, deployed };
@@ -164,8 +167,8 @@ export function storedCurrent(db: Db, artifactIds: readonly number[]): CurrentRo
     for (const r of st(db, `SELECT vulnerability, artifact, digest, log_index, severity, purls FROM g_cur_finding WHERE ${a.sql}`).raw().all(...a.params) as CurrentRows['findings']) {
       findings.push([Number(r[0]), Number(r[1]), r[2], Number(r[3]), r[4], r[5]]);
     }
-    for (const r of st(db, `SELECT artifact, deployment, log_index, observed_at, revoked_at FROM g_cur_deployed WHERE ${a.sql}`).all(...a.params) as { artifact: number; deployment: number; log_index: number; observed_at: number; revoked_at: number | null }[]) {
-      deployed.push([Number(r.artifact), Number(r.deployment), Number(r.log_index), Number(r.observed_at), r.revoked_at === null ? null : Number(r.revoked_at)]);
+    for (const r of st(db, `SELECT artifact, deployment, log_index, digest, workload, observed_at, revoked_at FROM g_cur_deployed WHERE ${a.sql}`).all(...a.params) as { artifact: number; deployment: number; log_index: number; digest: string; workload: string; observed_at: number; revoked_at: number | null }[]) {
+      deployed.push([Number(r.artifact), Number(r.deployment), Number(r.log_index), r.digest, r.workload, Number(r.observed_at), r.revoked_at === null ? null : Number(r.revoked_at)]);
     }
   }
   return { scans, findings, deployed };
@@ -183,7 +186,7 @@ export function refreshCurrent(db: Db, trust: SignerPatterns, artifactIds: reado
   }
   insertRows(db, 'g_cur_scan (artifact, log_index)', 2, [...rows.scans]);
   insertRows(db, 'g_cur_finding (vulnerability, artifact, digest, log_index, severity, purls)', 6, rows.findings);
-  insertRows(db, 'g_cur_deployed (artifact, deployment, log_index, observed_at, revoked_at)', 5, rows.deployed);
+  insertRows(db, 'g_cur_deployed (artifact, deployment, log_index, digest, workload, observed_at, revoked_at)', 7, rows.deployed);
 }
 
 function insertRows(db: Db, into: string, width: number, rows: readonly (readonly unknown[])[]): void {

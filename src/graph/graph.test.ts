@@ -228,6 +228,30 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     assert.deepEqual(q.affected('GO-2026-0001').artifacts.map((x) => [x.digest, x.purls]), [[C, ['pkg:golang/github.com/acme/lib@v1.2.0']]]);
   });
 
+  test('affected merges the findings recorded under an id and under its alias: one answer per artifact, in digest order, with both packages and the higher severity', async () => {
+    // Two databases' records of one vulnerability, each naming the other as an alias: the
+    // GHSA on ms (in A and B), the CVE on chalk (in A only). A's scan records A under both ids.
+    const adv = join(tmp, 'adv-merge');
+    writeFileSync(`${adv}-ghsa.json`, osv('GHSA-test-mrg0-0001', 'ms', '2.1.0', '2026-12-01T00:00:00Z', ['CVE-2026-2222'], 'HIGH'));
+    writeFileSync(`${adv}-cve.json`, osv('CVE-2026-2222', 'chalk', '3.0.0', '2026-12-01T00:00:00Z', ['GHSA-test-mrg0-0001'], 'CRITICAL'));
+    const vdb = VulnDb.open(f.layout.vulnDb);
+    await vdb.import(`${adv}-ghsa.json`);
+    await vdb.import(`${adv}-cve.json`);
+    vdb.close();
+    await rescan(f);
+    for (const id of ['GHSA-test-mrg0-0001', 'CVE-2026-2222']) {
+      const r = q.affected(id);
+      assert.deepEqual(r.artifacts.map((x) => x.digest), [A, B].sort(), id);
+      const a = r.artifacts.find((x) => x.digest === A);
+      const b = r.artifacts.find((x) => x.digest === B);
+      assert.deepEqual(a?.purls, ['pkg:npm/chalk@2.4.2', 'pkg:npm/ms@2.0.0'], id);
+      assert.equal(a?.severity, 'critical', id);
+      assert.deepEqual(b?.purls, ['pkg:npm/ms@2.0.0'], id);
+      assert.equal(b?.severity, 'high', id);
+      assert.deepEqual(r.deployments.map((d) => [d.artifact, d.deployment]).sort(), [[A, 'prod-eu/shop/Deployment/small'], [B, 'prod-eu/shop/Deployment/small-next']].sort(), id);
+    }
+  });
+
   test('signed-by: everything an identity signed in a window; revoking it marks those edges', async () => {
     const builder = `spiffe://${TD}/factory/builder`;
     const all = q.signedBy(builder, new Date(0), new Date(Date.now() + 60_000));

@@ -111,6 +111,14 @@ export interface Suppression {
 const SUPPRESSES = new Set(['not_affected', 'fixed']);
 
 
+/** Sorts answers by digest in place (a no-op pass when the rows came in that order) and returns them. */
+function byDigest<T extends { readonly digest: string }>(xs: T[]): T[] {
+  for (let i = 1; i < xs.length; i++) {
+    if ((xs[i - 1] as T).digest > (xs[i] as T).digest) return xs.sort((x, y) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0));
+  }
+  return xs;
+}
+
 /** Read-only queries over the graph tables. */
 export class GraphQueries {
   private readonly vexSigner: RegExp;
@@ -289,7 +297,7 @@ export class GraphQueries {
   suppressionsOf(artifact: number, now: Date, purls?: Iterable<string>): Suppression[] {
     const key = (this.st('SELECT key FROM g_node WHERE id = ?').get(artifact) as { key: string } | undefined)?.key ?? '';
     const packages = purls ? [...purls] : this.out(artifact, 'contains').map((c) => c.key);
-    return this.suppressionsMany(new Map([[artifact, { key, purls: packages }]]), now).get(artifact) ?? [];
+    return this.suppressionsMany(new Map([[artifact, { digest: key, purls: packages }]]), now).get(artifact) ?? [];
   }
 
   /**
@@ -298,7 +306,7 @@ export class GraphQueries {
    * from the suppressed-by edges into them (a handful, however many artifacts are asked about)
    * instead of every artifact's and package's.
    */
-  private suppressionsMany(artifacts: ReadonlyMap<number, { key: string; purls: Iterable<string> }>, now: Date, vulnerabilities?: readonly number[]): Map<number, Suppression[]> {
+  private suppressionsMany(artifacts: ReadonlyMap<number, { readonly digest: string; readonly purls: Iterable<string> }>, now: Date, vulnerabilities?: readonly number[]): Map<number, Suppression[]> {
     const out = new Map<number, Suppression[]>();
     // Per artifact, the packages asked about by the keys a statement can name them with: every
     // version (pkg:npm/x) or one (pkg:npm/x@1.2.3); and which artifacts have each key. Built
@@ -358,7 +366,7 @@ export class GraphQueries {
           if (log === newest.get(src)) for (const x of this.scanAnswers(log, r.vuln, now)) push(src, x);
           continue;
         }
-        const ans = this.vexAnswer(log, { kind: 'artifact', key: a.key }, r.vuln, now);
+        const ans = this.vexAnswer(log, { kind: 'artifact', key: a.digest }, r.vuln, now);
         if (!ans) continue;
         const { subcomponents, ...rest } = ans;
         push(src, subcomponents ? { ...rest, purls: covered(src, subcomponents) } : rest);
@@ -427,7 +435,9 @@ export class GraphQueries {
     // statement directly. (Walking the paths, per SBOM, cost seconds for a package in most of a
     // fleet's SBOMs: every dependent of it in every SBOM; bench/graph.ts.)
     const direct = new Map<number, string>(matched.map((m) => [Number(m.id), m.key]));
-    const artifacts = new Map<number, { digest: string; via: Set<string>; how: 'contains' | 'built-from'; logIndex: number }>();
+    // One answer object per artifact, made as its first row is read (a wide answer's time is
+    // largely allocating and collecting objects); via holds the few matched components.
+    const artifacts = new Map<number, { digest: string; via: string[]; how: 'contains' | 'built-from'; logIndex: number }>();
     // Every column the edge side needs is in g_edge_dst_cover (schema 0307): the scan reads
     // the index alone, and each row costs one artifact-node lookup for its digest.
     const ids = [...direct.keys()];
@@ -441,8 +451,8 @@ export class GraphQueries {
         const target = direct.get(Number(dst)) as string;
         const id = Number(src);
         let hit = artifacts.get(id);
-        if (!hit) artifacts.set(id, (hit = { digest: key, via: new Set<string>(), how: verb, logIndex: Number(logIndex) }));
-        hit.via.add(target);
+        if (!hit) artifacts.set(id, (hit = { digest: key, via: [target], how: verb, logIndex: Number(logIndex) }));
+        else if (!hit.via.includes(target)) hit.via.push(target);
         if (verb === 'contains' && hit.how !== 'contains') {
           hit.how = 'contains';
           hit.logIndex = Number(logIndex);
@@ -450,10 +460,12 @@ export class GraphQueries {
       }
     }
     const deployments = this.deploymentsOf([...artifacts.keys()]);
+    const answer = [...artifacts.values()];
+    for (const x of answer) if (x.via.length > 1) x.via.sort();
     return {
       query: `${purl}${range ? ` ${range}` : ''}`,
       components: matched.map((m) => ({ purl: m.key, ...(m.version ? { version: m.version } : {}) })),
-      artifacts: [...artifacts.values()].map((x) => ({ digest: x.digest, via: [...x.via].sort(), how: x.how, logIndex: x.logIndex })).sort((x, y) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0)),
+      artifacts: byDigest(answer),
       deployments,
     };
   }
@@ -464,39 +476,32 @@ export class GraphQueries {
    * artifact and workload ended them.
    */
   deploymentsOf(artifactIds: readonly number[]): ({ deployment: string; artifact: string } & Evidenced)[] {
-    type R = [artifact: number, deployment: number, logIndex: number, observedAt: number, revokedAt: number | null];
+    type R = [digest: string, workload: string, logIndex: number, observedAt: number, revokedAt: number | null];
     const rows: R[] = [];
     if (artifactIds.length === 0) return [];
-    // The rows first, then the keys of the nodes they name by id: a join to g_node here is
-    // planned by PostgreSQL as a hash of every node, which cost more than the answer.
-    const SELECT = 'SELECT artifact, deployment, log_index, observed_at, revoked_at FROM g_cur_deployed';
+    // A row carries the artifact's digest and the workload's key (schema 0308): no join to
+    // g_node, which PostgreSQL planned as a hash of every node, and no lookup per row.
+    const COLUMNS = 'digest, workload, log_index, observed_at, revoked_at';
     // A wide answer (thousands of artifacts, as many lookups) reads every current deployment
     // once instead, when there are fewer of those than artifacts asked about.
     const wide = artifactIds.length > 1 && Number(this.st('SELECT COUNT(*) FROM g_cur_deployed').pluck().get()) <= artifactIds.length;
     if (wide) {
       const asked = new Set(artifactIds.map(Number));
-      for (const r of this.st(SELECT).raw().all() as R[]) if (asked.has(Number(r[0]))) rows.push(r);
+      for (const r of this.st(`SELECT artifact, ${COLUMNS} FROM g_cur_deployed ORDER BY log_index`).raw().all() as [number, ...R][]) if (asked.has(Number(r[0]))) rows.push(r.slice(1) as R);
     } else {
       for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
         const a = inList(this.db, 'artifact', artifactIds.slice(i, i + IN_CHUNK));
-        for (const r of this.st(`${SELECT} WHERE ${a.sql}`).raw().all(...a.params) as R[]) rows.push(r);
+        for (const r of this.st(`SELECT ${COLUMNS} FROM g_cur_deployed WHERE ${a.sql} ORDER BY log_index`).raw().all(...a.params) as R[]) rows.push(r);
       }
     }
-    const keys = this.nodeKeys(rows.flatMap((r) => [Number(r[0]), Number(r[1])]));
-    return rows
-      .sort((x, y) => Number(x[2]) - Number(y[2]))
-      .map((r) => ({ deployment: keys.get(Number(r[1])) ?? '', artifact: keys.get(Number(r[0])) ?? '', logIndex: Number(r[2]), observedAt: iso(r[3]), ...(r[4] !== null ? { revoked: true } : {}) }));
-  }
-
-  /** The keys of these nodes, by id. */
-  private nodeKeys(ids: readonly number[]): Map<number, string> {
-    const unique = [...new Set(ids)];
-    const out = new Map<number, string>();
-    for (let i = 0; i < unique.length; i += IN_CHUNK) {
-      const l = inList(this.db, 'id', unique.slice(i, i + IN_CHUNK));
-      for (const [id, key] of this.st(`SELECT id, key FROM g_node WHERE ${l.sql}`).raw().all(...l.params) as [number, string][]) out.set(Number(id), key);
+    // In log order: as read, unless the ids took more than one statement.
+    for (let i = 1; i < rows.length; i++) {
+      if (Number((rows[i - 1] as R)[2]) > Number((rows[i] as R)[2])) {
+        rows.sort((x, y) => Number(x[2]) - Number(y[2]));
+        break;
+      }
     }
-    return out;
+    return rows.map((r) => ({ deployment: r[1], artifact: r[0], logIndex: Number(r[2]), observedAt: iso(r[3]), ...(r[4] !== null ? { revoked: true } : {}) }));
   }
 
   /** Does the graph show `digest` running in the workload `where` (`cluster/namespace/Kind/name`) now? An unknown digest runs nowhere. */
@@ -548,37 +553,56 @@ export class GraphQueries {
   affected(vulnerability: string, now: Date = new Date()): AffectedDeployments {
     const { ids, nodes } = this.aliasesOf(vulnerability);
     const idKeys = new Set(ids.map((x) => x.toUpperCase()));
-    // The findings of each artifact's newest trusted scan, clustered by vulnerability in the
-    // current state (current.ts): one range scan per id, however many artifacts it holds.
+    // The findings of each artifact's newest trusted scan, keyed by vulnerability and digest in
+    // the current state (current.ts, schema 0308): one range scan per id (and alias), however
+    // many artifacts it holds, whose rows come in the order the answer prints. The ids' lists
+    // are merged by digest here rather than sorted together by the database (a sort of every
+    // row); byDigest below checks the order, and sorts only if a database's collation differs.
     const rank: Record<string, number> = { unknown: 0, none: 1, low: 2, medium: 3, high: 4, critical: 5 };
-    const found = new Map<number, { digest: string; purls: string[]; severity: string; logIndex: number }>();
-    for (let i = 0; i < nodes.length; i += IN_CHUNK) {
-      const chunk = nodes.slice(i, i + IN_CHUNK);
-      const v = inList(this.db, 'vulnerability', chunk);
-      const rows = this.st(`SELECT artifact, digest, log_index, severity, purls FROM g_cur_finding WHERE ${v.sql}`)
-        .raw().all(...v.params) as [artifact: number, digest: string, logIndex: number, severity: string, purls: string][];
-      for (const [rid, digest, logIndex, severity, purls] of rows) {
-        const id = Number(rid);
-        const hit = found.get(id);
-        if (!hit) {
-          found.set(id, { digest, purls: purls === '' ? [] : purls.split('\n'), severity, logIndex: Number(logIndex) });
-          continue;
+    type Hit = { digest: string; purls: string[]; severity: string; logIndex: number };
+    type FindingRow = [artifact: number, digest: string, logIndex: number, severity: string, purls: string];
+    const byNode = this.st('SELECT artifact, digest, log_index, severity, purls FROM g_cur_finding WHERE vulnerability = ? ORDER BY digest').raw();
+    const lists = nodes.map((n) => byNode.all(n) as FindingRow[]).filter((l) => l.length > 0);
+    const found = new Map<number, Hit>();
+    const take = ([rid, digest, logIndex, severity, purls]: FindingRow): void => {
+      const id = Number(rid);
+      const hit = found.get(id);
+      if (!hit) {
+        found.set(id, { digest, purls: purls === '' ? [] : purls.split('\n'), severity, logIndex: Number(logIndex) });
+        return;
+      }
+      // The same artifact under an alias's node too (a scan names each id it found).
+      for (const x of purls === '' ? [] : purls.split('\n')) if (!hit.purls.includes(x)) hit.purls.push(x);
+      if ((rank[severity] ?? 0) > (rank[hit.severity] ?? 0)) hit.severity = severity;
+    };
+    if (lists.length === 1) for (const r of lists[0] as FindingRow[]) take(r);
+    else {
+      const at = lists.map(() => 0);
+      for (;;) {
+        let next = -1;
+        for (let k = 0; k < lists.length; k++) {
+          const r = (lists[k] as FindingRow[])[at[k] as number];
+          if (r && (next < 0 || r[1] < ((lists[next] as FindingRow[])[at[next] as number] as FindingRow)[1])) next = k;
         }
-        // The same artifact under an alias's node too (a scan names each id it found).
-        for (const x of purls === '' ? [] : purls.split('\n')) if (!hit.purls.includes(x)) hit.purls.push(x);
-        if ((rank[severity] ?? 0) > (rank[hit.severity] ?? 0)) hit.severity = severity;
+        if (next < 0) break;
+        take((lists[next] as FindingRow[])[(at[next] as number)++] as FindingRow);
       }
     }
-    const affected = new Map<number, { digest: string; purls: string[]; severity: string; logIndex: number }>();
+    // Each artifact's answer object is the one made while reading its rows: a wide answer
+    // (thousands of artifacts) spends much of its time allocating, then collecting, objects.
+    const artifacts: Hit[] = [];
+    const affectedIds: number[] = [];
     const suppressed: { digest: string; status: string; logIndex: number }[] = [];
     // The VEX answers about this vulnerability for every affected artifact, from the suppressed-by
     // edges into its nodes (an id written in another case, as a VEX author may, counts too).
     const vulnNodes = [...new Set([...nodes, ...this.vulnerabilityNodesLike(ids)])];
-    const answersOf = this.suppressionsMany(new Map([...found].map(([id, hit]) => [id, { key: hit.digest, purls: hit.purls }])), now, vulnNodes);
+    const answersOf = this.suppressionsMany(found, now, vulnNodes);
     for (const [id, hit] of found) {
-      const answers = (answersOf.get(id) ?? []).filter((s) => idKeys.has(s.vulnerability.toUpperCase()));
+      const answers = answersOf.get(id)?.filter((s) => idKeys.has(s.vulnerability.toUpperCase())) ?? [];
       if (answers.length === 0) {
-        affected.set(id, { digest: hit.digest, purls: hit.purls.length > 1 ? hit.purls.sort() : hit.purls, severity: hit.severity, logIndex: hit.logIndex });
+        if (hit.purls.length > 1) hit.purls.sort();
+        artifacts.push(hit);
+        affectedIds.push(id);
         continue;
       }
       const whole = answers.some((s) => s.purls === undefined);
@@ -588,16 +612,18 @@ export class GraphQueries {
         const last = answers.reduce((a, b) => (b.logIndex > a.logIndex ? b : a));
         suppressed.push({ digest: hit.digest, status: last.status, logIndex: last.logIndex });
       } else {
-        affected.set(id, { digest: hit.digest, purls: left, severity: hit.severity, logIndex: hit.logIndex });
+        hit.purls = left;
+        artifacts.push(hit);
+        affectedIds.push(id);
       }
     }
     return {
       vulnerability,
       aliases: ids.filter((x) => x !== vulnerability).sort(),
       // By digest, as blast radius answers: the same on both backends, whatever order the rows came in.
-      artifacts: [...affected.values()].sort((x, y) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0)),
-      suppressed: suppressed.sort((x, y) => (x.digest < y.digest ? -1 : x.digest > y.digest ? 1 : 0)),
-      deployments: this.deploymentsOf([...affected.keys()]),
+      artifacts: byDigest(artifacts),
+      suppressed: byDigest(suppressed),
+      deployments: this.deploymentsOf(affectedIds),
     };
   }
 

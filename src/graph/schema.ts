@@ -164,4 +164,52 @@ export const graphMigrations: readonly Migration[] = [
       }
     },
   },
+  {
+    id: '0308_graph_current_answer_order',
+    up(db) {
+      // The widest answers spent a fifth of their time sorting thousands of rows by digest and
+      // another looking up the keys of the deployments they name (docs/graph.md, "Storage").
+      // A finding row is now keyed by the artifact's digest within its vulnerability, so one
+      // vulnerability's rows are read in the order the answer prints them; a deployment row
+      // carries the artifact's digest and the workload's key. The rows are derived again at the
+      // next open (GraphStore, current-state version 2), as a store from before 0306 is.
+      // On PostgreSQL the key also carries the other columns (INCLUDE), so an answer is an
+      // index-only scan instead of a heap fetch per row (a rescan appends one artifact's rows
+      // at a time: one vulnerability's rows lie on as many heap pages as it has rows), and the
+      // digest compares bytewise (COLLATE "C": the order the answer prints, and sorts by
+      // memcmp rather than the database's locale).
+      const pg = db.dialect === 'postgres';
+      db.exec(`
+        DROP TABLE g_cur_finding;
+        DROP TABLE g_cur_deployed;
+        CREATE TABLE g_cur_finding (
+          vulnerability INTEGER NOT NULL,
+          digest TEXT ${pg ? 'COLLATE "C" ' : ''}NOT NULL,
+          artifact INTEGER NOT NULL,
+          log_index INTEGER NOT NULL,
+          severity TEXT NOT NULL,
+          purls TEXT NOT NULL,
+          PRIMARY KEY (vulnerability, digest)${pg ? ' INCLUDE (artifact, log_index, severity, purls)' : ''}
+        ) WITHOUT ROWID;
+        CREATE INDEX g_cur_finding_artifact ON g_cur_finding(artifact);
+        CREATE TABLE g_cur_deployed (
+          artifact INTEGER NOT NULL,
+          deployment INTEGER NOT NULL,
+          log_index INTEGER NOT NULL,
+          digest TEXT NOT NULL,
+          workload TEXT NOT NULL,
+          observed_at INTEGER NOT NULL,
+          revoked_at INTEGER,
+          PRIMARY KEY (artifact, deployment, log_index)
+        ) WITHOUT ROWID;
+        DELETE FROM g_state WHERE key = 'current-state';
+      `);
+      // Index-only scans need the visibility map, which vacuum sets; every rescan deletes and
+      // inserts rows here, so vacuum after 1% changed rows instead of 20% (docs/storage.md).
+      if (pg) {
+        const v13 = Number(db.prepare('SELECT current_setting(?) AS v').pluck().get('server_version_num')) >= 130000;
+        db.exec(`ALTER TABLE g_cur_finding SET (autovacuum_vacuum_scale_factor = 0.01, ${v13 ? 'autovacuum_vacuum_insert_scale_factor = 0.01, ' : ''}autovacuum_analyze_scale_factor = 0.02)`);
+      }
+    },
+  },
 ];

@@ -6,7 +6,8 @@ import { VULNS_PREDICATE_PREFIX, addAliases, catchUpCurrent, refreshAllCurrent, 
 
 /** g_state key: the version of the current state's derivation the stored rows were made by. */
 const CURRENT_STATE = 'current-state';
-const CURRENT_VERSION = '1';
+/** 2: findings keyed by digest, deployments with their digest and workload key (schema 0308). */
+const CURRENT_VERSION = '2';
 /**
  * g_state key: the highest log index whose statement the current state has taken in. Every
  * write moves it; a write (or an open) that finds it behind the log first catches up on the

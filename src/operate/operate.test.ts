@@ -184,7 +184,9 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     try {
       db.prepare('DELETE FROM g_cur_finding WHERE artifact = (SELECT MIN(artifact) FROM g_cur_finding)').run();
       db.prepare('UPDATE g_cur_scan SET log_index = 0 WHERE artifact = (SELECT MAX(artifact) FROM g_cur_scan)').run();
-      db.prepare("INSERT INTO g_cur_deployed (artifact, deployment, log_index, observed_at, revoked_at) SELECT MAX(artifact), MAX(deployment), 1, 0, NULL FROM g_cur_deployed").run();
+      // An edited workload key first (the row a deployments answer prints), then an inserted row.
+      db.prepare("UPDATE g_cur_deployed SET workload = 'prod/default/Deployment/elsewhere'").run();
+      db.prepare("INSERT INTO g_cur_deployed (artifact, deployment, log_index, digest, workload, observed_at, revoked_at) SELECT MAX(artifact), MAX(deployment), 1, MAX(digest), MAX(workload), 0, NULL FROM g_cur_deployed").run();
       db.prepare('DELETE FROM g_alias WHERE a = (SELECT MIN(a) FROM g_alias)').run();
     } finally {
       db.close();
@@ -197,6 +199,7 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
       assert.match(text, /graph current state: current finding .* is missing \(deleted row\)/);
       assert.match(text, /graph current state: artifact node \d+: newest scan is stored as 0 but the edges give \d+/);
       assert.match(text, /graph current state: current deployment .* is not what the edges give \(inserted or edited row\)/);
+      assert.match(text, /graph current state: current deployment .*prod\/default\/Deployment\/elsewhere.* is not what the edges give \(inserted or edited row\)/);
       assert.match(text, /graph current state: alias pair .* is missing \(deleted row\)/);
       assert.notEqual(answer(), before, 'the tampered rows change the answers');
       rebuildGraph(f.graph);
