@@ -198,13 +198,15 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
     }
   });
 
-  test('rescan matches components of other ecosystems too: a Go module (SEMVER range, v-prefixed version) and a Maven artifact (versions list)', async () => {
+  test('rescan matches components of other ecosystems too: a Go module (SEMVER range, v-prefixed version), a Maven artifact (versions list), a Python package (ECOSYSTEM range in PEP 440 order)', async () => {
     const C = `sha256:${'c3'.repeat(32)}`;
     const comp = (ecosystem: string, name: string, version: string, purl: string): Sbom['components'][number] => ({ ref: purl, ecosystem, name, version, purl, hashes: [], scope: 'required', paths: [] });
     const sbomC: Sbom = { ...sbomA, components: [
       comp('Go', 'github.com/acme/lib', 'v1.2.0', 'pkg:golang/github.com/acme/lib@v1.2.0'),
       comp('Maven', 'org.acme:parser', '2.0.1', 'pkg:maven/org.acme/parser@2.0.1'),
       comp('Go', 'github.com/acme/safe', 'v1.0.0', 'pkg:golang/github.com/acme/safe@v1.0.0'),
+      comp('PyPI', 'django', '4.2rc1', 'pkg:pypi/django@4.2rc1'),
+      comp('PyPI', 'requests', '2.31', 'pkg:pypi/requests@2.31'),
     ], dependencies: [] };
     await sign(makeStatement([{ name: 'c.tar', digest: { sha256: C.slice(7) } }], PREDICATE.cyclonedx, toCycloneDx(sbomC)), ['run', '20261202-000002-cccccc', 'task', 'sbom', 'node', 'n1']);
     const adv = join(tmp, 'adv-eco');
@@ -213,17 +215,23 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
         { package: { ecosystem: 'Go', name: 'github.com/acme/safe' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '0.9.0' }] }] }] }));
     writeFileSync(`${adv}-mvn.json`, JSON.stringify({ schema_version: '1.6.0', id: 'GHSA-test-mvn0-0001', modified: '2026-11-30T00:00:00Z', summary: 'parser',
       affected: [{ package: { ecosystem: 'Maven', name: 'org.acme:parser' }, versions: ['2.0.0', '2.0.1'] }] }));
+    // PEP 440: 4.2rc1 is below 4.2 (not affected); 2.31 is between 2.3 and 2.32.0 (affected).
+    writeFileSync(`${adv}-py.json`, JSON.stringify({ schema_version: '1.6.0', id: 'PYSEC-2026-0001', modified: '2026-11-30T00:00:00Z', summary: 'py',
+      affected: [{ package: { ecosystem: 'PyPI', name: 'Django' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '4.2' }, { fixed: '4.2.16' }] }] },
+        { package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '2.3' }, { fixed: '2.32.0' }] }] }] }));
     const vdb = VulnDb.open(f.layout.vulnDb);
     await vdb.import(`${adv}-go.json`);
     await vdb.import(`${adv}-mvn.json`);
+    await vdb.import(`${adv}-py.json`);
     vdb.close();
-    // Incremental: the two new advisories reach C only, through its components' names.
+    // Incremental: the three new advisories reach C only, through its components' names.
     const r = await rescan(f);
     assert.equal(r.full, false);
     assert.equal(r.artifactsEvaluated, 1);
     assert.deepEqual(r.newFindings.map((x) => [x.artifact, x.vulnerability, x.purl]).sort(), [
       [C, 'GHSA-test-mvn0-0001', 'pkg:maven/org.acme/parser@2.0.1'],
       [C, 'GO-2026-0001', 'pkg:golang/github.com/acme/lib@v1.2.0'],
+      [C, 'PYSEC-2026-0001', 'pkg:pypi/requests@2.31'],
     ]);
     assert.deepEqual(q.affected('GO-2026-0001').artifacts.map((x) => [x.digest, x.purls]), [[C, ['pkg:golang/github.com/acme/lib@v1.2.0']]]);
   });

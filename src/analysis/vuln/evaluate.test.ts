@@ -257,13 +257,50 @@ test('bad events are skipped with a warning, never a crash', () => {
 });
 
 test('ECOSYSTEM ranges of ecosystems without a known ordering are skipped; their versions lists still match', () => {
-  const a = adv([{ package: { ecosystem: 'PyPI', name: 'p' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }], versions: ['1.0'] }]);
-  assert.equal(affects(a, 'PyPI', 'p', '2.0.0').affected, false);
-  assert.equal(affects(a, 'PyPI', 'p', '1.0').affected, true);
-  assert.ok(compileAdvisory(a).warnings.some((x) => x.includes('no version ordering known for ecosystem "PyPI"')));
+  const a = adv([{ package: { ecosystem: 'Maven', name: 'g:p' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }], versions: ['1.0'] }]);
+  assert.equal(affects(a, 'Maven', 'g:p', '2.0.0').affected, false);
+  assert.equal(affects(a, 'Maven', 'g:p', '1.0').affected, true);
+  assert.ok(compileAdvisory(a).warnings.some((x) => x.includes('no version ordering known for ecosystem "Maven"')));
   // SEMVER ranges are ecosystem-independent.
   const g = adv([{ package: { ecosystem: 'Go', name: 'example.com/m' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.2.0' }] }] }]);
   assert.equal(affects(g, 'Go', 'example.com/m', '1.1.0').affected, true);
+});
+
+test('PyPI ECOSYSTEM ranges are evaluated in PEP 440 order: pre-, post- and development releases, epochs, local versions, normalised spellings', () => {
+  const py = (events: Record<string, string>[], extra: Record<string, unknown> = {}): ReturnType<typeof adv> =>
+    adv([{ package: { ecosystem: 'PyPI', name: 'Django' }, ranges: [{ type: 'ECOSYSTEM', events }], ...extra }]);
+  // As PyPI advisories are written: introduced at a release, fixed at a patch release.
+  const a = py([{ introduced: '4.2' }, { fixed: '4.2.16' }]);
+  assert.deepEqual(compileAdvisory(a).warnings, []);
+  for (const [v, want] of [
+    ['4.2', true], ['4.2.0', true], ['4.2.15', true], ['4.2.16rc1', true], ['4.2.16.dev0', true], ['4.2.15.post1', true],
+    ['4.2.16', false], ['4.2.16.post1', false], ['4.2.17', false], ['4.2rc1', false], ['4.2a1', false], ['4.1.9', false],
+    ['4.2.0+ubuntu1', true], ['v4.2.3', true], ['4.2.16-RC1', true], ['1!1.0', false], ['10.0', false],
+  ] as const) {
+    assert.equal(affects(a, 'PyPI', 'django', v).affected, want, v);
+  }
+  assert.match(affects(a, 'PyPI', 'django', '4.2.1').matchedBy, /^ECOSYSTEM range: introduced 4\.2, fixed 4\.2\.16$/);
+  // An epoch sorts above every version without one; last_affected is inclusive; a dev release is below its pre-releases.
+  const b = py([{ introduced: '0' }, { last_affected: '1!2.0' }]);
+  assert.equal(affects(b, 'PyPI', 'django', '1!2.0').affected, true);
+  assert.equal(affects(b, 'PyPI', 'django', '1!2.0.post1').affected, false);
+  assert.equal(affects(b, 'PyPI', 'django', '99.0').affected, true);
+  const c = py([{ introduced: '2.0a1' }, { fixed: '2.0' }]);
+  assert.equal(affects(c, 'PyPI', 'django', '2.0.dev5').affected, false);
+  assert.equal(affects(c, 'PyPI', 'django', '2.0b3').affected, true);
+  // Fixed versions come back in PEP 440 order, not string order.
+  const d = adv([{ package: { ecosystem: 'PyPI', name: 'p' }, ranges: [
+    { type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.10' }] },
+    { type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.9.post1' }] },
+    { type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.9rc1' }] },
+  ] }]);
+  assert.deepEqual(affects(d, 'PyPI', 'p', '1.8').fixed, ['1.9rc1', '1.9.post1', '1.10']);
+  // A boundary that is no PEP 440 version is skipped with a warning naming the ordering; a
+  // component version that is none matches versions lists only.
+  const e = py([{ introduced: '0' }, { fixed: 'not-a-version' }], { versions: ['nightly'] });
+  assert.ok(compileAdvisory(e).warnings.some((x) => x.includes('fixed "not-a-version" is not a PEP 440 version; skipped')));
+  assert.equal(affects(e, 'PyPI', 'django', 'nightly').affected, true);
+  assert.equal(affects(e, 'PyPI', 'django', 'also not a version').affected, false);
 });
 
 test('a version that is not SemVer matches versions lists only', () => {

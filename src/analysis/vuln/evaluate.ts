@@ -1,5 +1,5 @@
 import type { OsvAdvisory } from './osv.js';
-import { compareParsed, parseSemver, type SemVer } from './semver.js';
+import { SEMVER_ORDER, ecosystemOrdering, type VersionOrdering } from './ordering.js';
 
 /**
  * The OSV schema's evaluation algorithm ("Evaluation" in ossf/osv-schema docs/schema.md),
@@ -16,16 +16,18 @@ export type EventKind = 'introduced' | 'fixed' | 'last_affected';
 export interface CompiledEvent {
   readonly kind: EventKind;
   readonly raw: string;
-  /** undefined only for `introduced: "0"`, which sorts before every version. */
-  readonly v: SemVer | undefined;
+  /** Parsed by the range's ordering; undefined only for `introduced: "0"`, which sorts before every version. */
+  readonly v: unknown;
 }
 
 export interface CompiledRange {
   readonly type: string;
+  /** SemVer 2.0 for `SEMVER` ranges; the ecosystem's for `ECOSYSTEM` ones (ordering.ts). */
+  readonly order: VersionOrdering;
   /** Sorted by version, stable for equal versions (the record's order decides ties). */
   readonly events: readonly CompiledEvent[];
   /** undefined: no limit events (an implicit `*`), or a `*` limit among them. */
-  readonly limits: readonly SemVer[] | undefined;
+  readonly limits: readonly unknown[] | undefined;
   readonly limitRaw: readonly string[];
 }
 
@@ -46,9 +48,6 @@ export interface CompiledAdvisory {
 
 const NO_VERSIONS: ReadonlySet<string> = new Set();
 
-/** Ecosystems whose ECOSYSTEM ordering is SemVer 2.0 (the OSV schema's ecosystem table: npm). */
-const SEMVER_ECOSYSTEMS = new Set(['npm']);
-
 /**
  * A package name as the ecosystem compares names. PyPI names are case-insensitive and treat
  * runs of `-`, `_` and `.` alike (PEP 503 normalisation): OSV writes the name as the project
@@ -65,10 +64,10 @@ export function baseEcosystem(ecosystem: string): string {
   return i < 0 ? ecosystem : ecosystem.slice(0, i);
 }
 
-function cmpEvent(a: CompiledEvent, b: CompiledEvent): number {
+function cmpEvent(order: VersionOrdering, a: CompiledEvent, b: CompiledEvent): number {
   if (a.v === undefined) return b.v === undefined ? 0 : -1;
   if (b.v === undefined) return 1;
-  return compareParsed(a.v, b.v);
+  return order.compare(a.v, b.v);
 }
 
 /** Pre-parses one advisory for matching; problems become warnings, never exceptions. */
@@ -94,12 +93,13 @@ export function compileAdvisory(a: OsvAdvisory): CompiledAdvisory {
         warn(`${where}: unknown range type ${JSON.stringify(r.type.slice(0, 40))}; skipped`);
         return;
       }
-      if (r.type === 'ECOSYSTEM' && !SEMVER_ECOSYSTEMS.has(baseEcosystem(ecosystem))) {
+      const order = r.type === 'SEMVER' ? SEMVER_ORDER : ecosystemOrdering(baseEcosystem(ecosystem));
+      if (!order) {
         warn(`${where}: no version ordering known for ecosystem ${JSON.stringify(ecosystem.slice(0, 40))}; range skipped`);
         return;
       }
       const events: CompiledEvent[] = [];
-      const limits: SemVer[] = [];
+      const limits: unknown[] = [];
       const limitRaw: string[] = [];
       let star = false;
       r.events.forEach((e, k) => {
@@ -116,9 +116,9 @@ export function compileAdvisory(a: OsvAdvisory): CompiledAdvisory {
             star = true;
             return;
           }
-          const v = parseSemver(raw);
-          if (v) limits.push(v);
-          else warn(`${where}.events[${k}]: limit ${JSON.stringify(raw.slice(0, 60))} is not a SemVer 2.0 version; skipped`);
+          const v = order.parse(raw);
+          if (v !== undefined) limits.push(v);
+          else warn(`${where}.events[${k}]: limit ${JSON.stringify(raw.slice(0, 60))} is not a ${order.name} version; skipped`);
           return;
         }
         if (key !== 'introduced' && key !== 'fixed' && key !== 'last_affected') {
@@ -129,14 +129,14 @@ export function compileAdvisory(a: OsvAdvisory): CompiledAdvisory {
           events.push({ kind: key, raw, v: undefined });
           return;
         }
-        const v = parseSemver(raw);
-        if (v) events.push({ kind: key, raw, v });
-        else warn(`${where}.events[${k}]: ${key} ${JSON.stringify(raw.slice(0, 60))} is not a SemVer 2.0 version; skipped`);
+        const v = order.parse(raw);
+        if (v !== undefined) events.push({ kind: key, raw, v });
+        else warn(`${where}.events[${k}]: ${key} ${JSON.stringify(raw.slice(0, 60))} is not a ${order.name} version; skipped`);
       });
       if (!events.some((e) => e.kind === 'introduced')) warn(`${where}: no usable introduced event; the range matches nothing`);
-      events.sort(cmpEvent); // Array.prototype.sort is stable
+      events.sort((x, y) => cmpEvent(order, x, y)); // Array.prototype.sort is stable
       // Every limit event that failed to parse was dropped; with none left the implicit `*` applies.
-      ranges.push({ type: r.type, events, limits: star || limits.length === 0 ? undefined : limits, limitRaw });
+      ranges.push({ type: r.type, order, events, limits: star || limits.length === 0 ? undefined : limits, limitRaw });
     });
     const versions = aff.versions === undefined || aff.versions.length === 0 ? NO_VERSIONS : new Set(aff.versions);
     affected.push({ index: i, ecosystem, name, versions, ranges });
@@ -151,22 +151,23 @@ export interface RangeMatch {
   readonly fixed: CompiledEvent[];
 }
 
-/** IncludedInRanges for a single range, following the OSV pseudo-code literally. */
-export function evaluateRange(r: CompiledRange, v: SemVer): RangeMatch | undefined {
-  if (r.limits !== undefined && !r.limits.some((l) => compareParsed(v, l) < 0)) return undefined; // BeforeLimits
+/** IncludedInRanges for a single range, following the OSV pseudo-code literally; `v` is the version parsed by the range's ordering. */
+export function evaluateRange(r: CompiledRange, v: unknown): RangeMatch | undefined {
+  const cmp = r.order.compare;
+  if (r.limits !== undefined && !r.limits.some((l) => cmp(v, l) < 0)) return undefined; // BeforeLimits
   let vulnerable = false;
   let from = -1;
   const ev = r.events;
   for (let i = 0; i < ev.length; i++) {
     const e = ev[i] as CompiledEvent;
     if (e.kind === 'introduced') {
-      if (e.v === undefined || compareParsed(v, e.v) >= 0) {
+      if (e.v === undefined || cmp(v, e.v) >= 0) {
         vulnerable = true;
         from = i;
       }
     } else if (e.kind === 'fixed') {
-      if (compareParsed(v, e.v as SemVer) >= 0) vulnerable = false;
-    } else if (compareParsed(v, e.v as SemVer) > 0) {
+      if (cmp(v, e.v) >= 0) vulnerable = false;
+    } else if (cmp(v, e.v) > 0) {
       vulnerable = false;
     }
   }
@@ -184,7 +185,7 @@ export function evaluateRange(r: CompiledRange, v: SemVer): RangeMatch | undefin
   if (upper) description += `, ${upper.kind} ${upper.raw}`;
   if (r.limitRaw.length > 0) description += `, limit ${r.limitRaw.join(' ')}`;
   const fixed: CompiledEvent[] = [];
-  for (const e of ev) if (e.kind === 'fixed' && compareParsed(e.v as SemVer, v) > 0) fixed.push(e);
+  for (const e of ev) if (e.kind === 'fixed' && cmp(e.v, v) > 0) fixed.push(e);
   return { description, fixed };
 }
 
@@ -198,27 +199,31 @@ export interface AffectsResult {
 }
 
 /**
- * IsVulnerable over the compiled entries of one package. `parsed` is the version parsed as
- * SemVer 2.0 (undefined when it is not one: then only `versions` lists can match).
+ * IsVulnerable over the compiled entries of one package. `semver` is the version parsed as
+ * SemVer 2.0 (undefined when it is not one), which the caller may have cached; a range in
+ * another ordering parses the version itself. A range whose ordering cannot read the version
+ * does not match: only `versions` lists can.
  */
 export function evaluateEntries(
   entries: readonly CompiledAffected[],
   version: string,
-  parsed: SemVer | undefined,
+  semver: unknown,
 ): AffectsResult {
   let matchedBy = '';
-  const fixed = new Map<string, SemVer>();
+  const fixed = new Map<string, { v: unknown; order: VersionOrdering }>();
   const hit: number[] = [];
+  const parsedBy = new Map<VersionOrdering, unknown>([[SEMVER_ORDER, semver]]);
   for (const aff of entries) {
     let matched = false;
-    if (parsed !== undefined) {
-      for (const r of aff.ranges) {
-        const m = evaluateRange(r, parsed);
-        if (!m) continue;
-        if (!matched && matchedBy === '') matchedBy = m.description;
-        matched = true;
-        for (const f of m.fixed) fixed.set(f.raw, f.v as SemVer);
-      }
+    for (const r of aff.ranges) {
+      let v = parsedBy.get(r.order);
+      if (!parsedBy.has(r.order)) parsedBy.set(r.order, (v = r.order.parse(version)));
+      if (v === undefined) continue;
+      const m = evaluateRange(r, v);
+      if (!m) continue;
+      if (!matched && matchedBy === '') matchedBy = m.description;
+      matched = true;
+      for (const f of m.fixed) fixed.set(f.raw, { v: f.v, order: r.order });
     }
     if (aff.versions.has(version)) {
       if (matchedBy === '') matchedBy = 'versions list';
@@ -226,17 +231,17 @@ export function evaluateEntries(
     }
     if (matched) hit.push(aff.index);
   }
-  const sorted = fixed.size < 2 ? [...fixed.keys()] : [...fixed].sort((x, y) => compareParsed(x[1], y[1])).map((x) => x[0]);
+  const sorted = fixed.size < 2 ? [...fixed.keys()] : [...fixed].sort((x, y) => (x[1].order === y[1].order ? x[1].order.compare(x[1].v, y[1].v) : 0) || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map((x) => x[0]);
   return { affected: hit.length > 0, matchedBy, fixed: sorted, entries: hit };
 }
 
-/** Sorts version strings by SemVer precedence, unparseable ones last in string order. */
-export function sortVersions(vs: string[]): string[] {
-  const parsed = vs.map((s) => ({ s, v: parseSemver(s) }));
+/** Sorts version strings by precedence in an ordering (SemVer 2.0 unless given), unparseable ones last in string order. */
+export function sortVersions(vs: string[], order: VersionOrdering = SEMVER_ORDER): string[] {
+  const parsed = vs.map((s) => ({ s, v: order.parse(s) }));
   parsed.sort((a, b) => {
-    if (a.v && b.v) return compareParsed(a.v, b.v) || (a.s < b.s ? -1 : a.s > b.s ? 1 : 0);
-    if (a.v) return -1;
-    if (b.v) return 1;
+    if (a.v !== undefined && b.v !== undefined) return order.compare(a.v, b.v) || (a.s < b.s ? -1 : a.s > b.s ? 1 : 0);
+    if (a.v !== undefined) return -1;
+    if (b.v !== undefined) return 1;
     return a.s < b.s ? -1 : a.s > b.s ? 1 : 0;
   });
   return parsed.map((p) => p.s);
@@ -255,6 +260,6 @@ export function affects(
   if (a.withdrawn !== undefined) return { affected: false, matchedBy: '', fixed: [] };
   const c = compileAdvisory(a);
   const entries = c.affected.filter((e) => e.ecosystem === ecosystem && packageNameKey(e.ecosystem, e.name) === packageNameKey(ecosystem, name));
-  const r = evaluateEntries(entries, version, parseSemver(version));
+  const r = evaluateEntries(entries, version, SEMVER_ORDER.parse(version));
   return { affected: r.affected, matchedBy: r.matchedBy, fixed: r.fixed };
 }

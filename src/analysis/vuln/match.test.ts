@@ -197,3 +197,17 @@ test('PyPI names match as PyPI compares them: any case, and -, _ and . alike (OS
   const n = new MemoryAdvisoryIndex([osv('GHSA-x', {}, 'lodash')], INFO).match(sbomOf([npmComponent('Lodash', '4.17.20')]));
   assert.deepEqual(n.findings, []);
 });
+
+test('an SBOM of Python packages matches PyPI ECOSYSTEM ranges in PEP 440 order; a version PEP 440 cannot read is named in a warning', () => {
+  const adv = parseAdvisory(JSON.stringify({
+    id: 'PYSEC-0000-2', modified: '2024-01-01T00:00:00Z',
+    affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '2.3' }, { fixed: '2.32.0' }] }] }],
+  }));
+  const py = (name: string, version: string): ReturnType<typeof npmComponent> => ({ ...npmComponent(name, version), ecosystem: 'PyPI', purl: `pkg:pypi/${name}@${version}`, ref: `pkg:pypi/${name}@${version}` });
+  // 2.31 and 2.32.0rc1 are not SemVer; 2.4.post1 is PEP 440 only too.
+  const r = new MemoryAdvisoryIndex([adv], INFO).match(sbomOf([py('requests', '2.31'), py('requests', '2.32.0rc1'), py('requests', '2.4.post1'), py('requests', '2.32.0'), py('requests', '2.2.1'), py('requests', 'head')]));
+  assert.deepEqual(r.findings.map((x) => x.component.purl).sort(), ['pkg:pypi/requests@2.31', 'pkg:pypi/requests@2.32.0rc1', 'pkg:pypi/requests@2.4.post1']);
+  assert.deepEqual(r.findings.map((x) => x.fixed), [['2.32.0'], ['2.32.0'], ['2.32.0']]);
+  assert.ok(r.warnings.includes('pkg:pypi/requests@head: version "head" is not PEP 440; only explicit versions lists were checked'), r.warnings.join('\n'));
+  assert.ok(!r.warnings.some((w) => w.includes('2.31')), r.warnings.join('\n'));
+});

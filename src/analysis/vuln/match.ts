@@ -2,7 +2,8 @@ import type { Finding, Sbom, Severity, VulnDbInfo, VulnReport } from '../model.j
 import { cvss, preloadCvss, type CvssVersion } from './cvss.js';
 import { compileAdvisory, evaluateEntries, packageNameKey, sortVersions, type CompiledAdvisory, type CompiledAffected } from './evaluate.js';
 import { compareTimestamps, type OsvAdvisory } from './osv.js';
-import { parseSemver, type SemVer } from './semver.js';
+import { componentOrdering, SEMVER_ORDER } from './ordering.js';
+import type { SemVer } from './semver.js';
 
 /** Advisories held in memory, pre-parsed and indexed by (ecosystem, name), ready to match SBOMs. */
 export interface AdvisoryIndex {
@@ -152,7 +153,8 @@ export function mergeAliases(findings: readonly Finding[]): Finding[] {
       aliases: [...ids].sort(byString),
       component: primary.component,
       severity: worst.severity,
-      fixed: sortVersions([...fixed]),
+      // Fixed versions in their ecosystem's order (a finding names its component by purl).
+      fixed: sortVersions([...fixed], componentOrdering(primary.component.purl.startsWith('pkg:pypi/') ? 'PyPI' : 'npm')),
       matchedBy: primary.matchedBy,
       modified,
     };
@@ -202,7 +204,7 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
   private parsed(version: string): SemVer | undefined {
     let v = this.versions.get(version);
     if (v === undefined) {
-      v = parseSemver(version) ?? null;
+      v = (SEMVER_ORDER.parse(version) as SemVer | undefined) ?? null;
       if (this.versions.size > 100_000) this.versions.clear();
       this.versions.set(version, v);
     }
@@ -219,8 +221,10 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
       // Go modules are versioned v1.2.3; OSV records them without the v (the Go vulnerability database's convention).
       const version = comp.ecosystem === 'Go' && /^v\d/.test(comp.version) ? comp.version.slice(1) : comp.version;
       const parsed = this.parsed(version);
-      if (parsed === undefined) {
-        warnings.add(`${comp.purl}: version ${JSON.stringify(comp.version)} is not SemVer 2.0; only explicit versions lists were checked`);
+      // Read in the ordering of the component's ecosystem (PEP 440 for PyPI, else SemVer 2.0).
+      const order = componentOrdering(comp.ecosystem);
+      if ((order === SEMVER_ORDER ? parsed : order.parse(version)) === undefined) {
+        warnings.add(`${comp.purl}: version ${JSON.stringify(comp.version)} is not ${order.name}; only explicit versions lists were checked`);
       }
       const own: Finding[] = [];
       for (const cand of cands) {
