@@ -212,12 +212,18 @@ export function evaluateEntries(
   let matchedBy = '';
   const fixed = new Map<string, { v: unknown; order: VersionOrdering }>();
   const hit: number[] = [];
-  const parsedBy = new Map<VersionOrdering, unknown>([[SEMVER_ORDER, semver]]);
+  // The version in each other ordering a range asks for, parsed once (most ranges are SemVer).
+  let parsedBy: Map<VersionOrdering, unknown> | undefined;
+  const parsedIn = (order: VersionOrdering): unknown => {
+    if (order === SEMVER_ORDER) return semver;
+    parsedBy ??= new Map();
+    if (!parsedBy.has(order)) parsedBy.set(order, order.parse(version));
+    return parsedBy.get(order);
+  };
   for (const aff of entries) {
     let matched = false;
     for (const r of aff.ranges) {
-      let v = parsedBy.get(r.order);
-      if (!parsedBy.has(r.order)) parsedBy.set(r.order, (v = r.order.parse(version)));
+      const v = parsedIn(r.order);
       if (v === undefined) continue;
       const m = evaluateRange(r, v);
       if (!m) continue;
