@@ -26,6 +26,8 @@ export interface ManifestOptions {
   readonly policies?: readonly { readonly name: string; readonly text: string }[];
   /** PersistentVolumeClaim holding the factory data directory (default `<service>-factory`). */
   readonly factoryClaim?: string;
+  /** CA certificate(s), PEM, whose client certificates the webhook answers (`--client-ca`); shipped in the TLS Secret. */
+  readonly clientCaPem?: string;
 }
 
 export type Manifest = Record<string, unknown>;
@@ -87,7 +89,7 @@ export function admissionManifests(o: ManifestOptions): Manifest[] {
     kind: 'Secret',
     type: 'kubernetes.io/tls',
     metadata: { name: tlsSecret, namespace: ns, labels },
-    data: { 'tls.crt': b64(o.certPem), 'tls.key': b64(o.keyPem), 'ca.crt': b64(o.caPem) },
+    data: { 'tls.crt': b64(o.certPem), 'tls.key': b64(o.keyPem), 'ca.crt': b64(o.caPem), ...(o.clientCaPem !== undefined ? { 'client-ca.crt': b64(o.clientCaPem) } : {}) },
   });
   if (policies.length > 0) {
     out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: policyMap, namespace: ns, labels }, data: Object.fromEntries(policies.map((p) => [p.name, p.text])) });
@@ -101,6 +103,7 @@ export function admissionManifests(o: ManifestOptions): Manifest[] {
   const args = [
     'admission', 'serve', '--dir', DATA_DIR, '--port', String(WEBHOOK_PORT),
     '--tls-cert', `${TLS_DIR}/tls.crt`, '--tls-key', `${TLS_DIR}/tls.key`,
+    ...(o.clientCaPem !== undefined ? ['--client-ca', `${TLS_DIR}/client-ca.crt`] : []),
     ...policies.flatMap((p) => ['--policy', `${POLICY_DIR}/${p.name}`]),
   ];
   const probe = { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' } };

@@ -16,6 +16,7 @@ import { FixedClock, SsfError, systemClock } from '../core/index.js';
 import { rejectsCode } from '../core/testing.js';
 import { Factory, initFactory } from '../factory/index.js';
 import { parseCommandArgs, type Io } from '../cli/command.js';
+import { generateP256, randomSerial, toCryptoKeys, x509 } from '../trust/index.js';
 import { admissionManifestsCommand } from '../cli/cmd-admission.js';
 import {
   AdmissionWebhook, MAX_REVIEW_BYTES, type AdmissionContext, type AdmissionReviewResponse, type DeployDecider, type ImageDecision, type ImageRef,
@@ -152,7 +153,7 @@ interface HttpResult {
   json: Json;
 }
 
-function send(opts: { method?: string; path?: string; body?: string | Buffer; contentType?: string; trust?: string | null; chunked?: boolean; port?: number; servername?: string }): Promise<HttpResult> {
+function send(opts: { method?: string; path?: string; body?: string | Buffer; contentType?: string; trust?: string | null; chunked?: boolean; port?: number; servername?: string; client?: { cert: string; key: string } }): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest({
       host: '127.0.0.1',
@@ -162,6 +163,7 @@ function send(opts: { method?: string; path?: string; body?: string | Buffer; co
       agent: false,
       ...(opts.trust === null ? {} : { ca: opts.trust ?? tls.caPem }),
       ...(opts.servername ? { servername: opts.servername } : {}),
+      ...(opts.client ? { cert: opts.client.cert, key: opts.client.key } : {}),
       headers: opts.body !== undefined ? { 'content-type': opts.contentType ?? 'application/json' } : {},
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -236,6 +238,59 @@ describe('TLS with the factory-issued serving certificate', () => {
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
+  });
+});
+
+/** A CA of its own (as a cluster's) and a clientAuth leaf under it, as the API server would present. */
+async function clientPki(name: string): Promise<{ caPem: string; cert: string; key: string }> {
+  const caKeys = generateP256();
+  const ca = await toCryptoKeys(caKeys);
+  const leafKeys = generateP256();
+  const leaf = await toCryptoKeys(leafKeys);
+  const now = Date.now();
+  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(), name: `CN=${name} client CA`, notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000),
+    keys: { publicKey: ca.publicKey, privateKey: ca.privateKey }, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true)],
+  });
+  const leafCert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(), subject: 'CN=kube-apiserver', issuer: caCert.subjectName, notBefore: new Date(now - 60_000), notAfter: new Date(now + 86_400_000),
+    publicKey: leaf.publicKey, signingKey: ca.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.2'], false)],
+  });
+  return { caPem: caCert.toString('pem') + '\n', cert: leafCert.toString('pem') + '\n', key: leafKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+describe('client authentication (--client-ca)', () => {
+  test('POST /validate answers only a client with a certificate from the client CA; /healthz stays open for probes; without a client CA anyone is answered', async () => {
+    const apiServer = await clientPki('cluster');
+    const stranger = await clientPki('stranger');
+    const s = await webhook.listen({ port: 0, host: '127.0.0.1', certPem: tls.certPem, keyPem: tls.keyPem, clientCaPem: apiServer.caPem });
+    try {
+      const body = JSON.stringify(admissionReview({ kind: 'Pod', images: { containers: [img('app', DIGEST.app)] } }));
+      const before = logLines.length;
+      const none = await send({ port: s.port, body });
+      assert.equal(none.status, 403);
+      assert.equal(none.json.error.code, 'CLIENT_UNAUTHENTICATED');
+      assert.match(logLines.slice(before).join('\n'), /refused POST \/validate from 127\.0\.0\.1: no client certificate/);
+      const other = await send({ port: s.port, body, client: stranger });
+      assert.equal(other.status, 403);
+      assert.match(other.json.error.message, /the one given was not accepted/);
+      const ok = await send({ port: s.port, body, client: apiServer });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal(ok.json.response.allowed, true);
+      const health = await send({ port: s.port, method: 'GET', path: '/healthz' });
+      assert.equal(health.status, 200);
+      // A rotated serving certificate keeps the client CA.
+      s.setCertificate(tls.certPem, tls.keyPem);
+      assert.equal((await send({ port: s.port, body })).status, 403);
+      assert.equal((await send({ port: s.port, body, client: apiServer })).status, 200);
+    } finally {
+      await s.close();
+    }
+    // The shared server has no client CA: a request without a certificate is answered.
+    const open = await send({ body: JSON.stringify(admissionReview({ kind: 'Pod', images: { containers: [img('app', DIGEST.app)] } })) });
+    assert.equal(open.status, 200);
   });
 });
 
@@ -555,6 +610,27 @@ describe('ssf admission manifests', () => {
       s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
     }
+  });
+
+  test('--client-ca ships the CA in the Secret and makes the webhook require it; a file without a certificate is CERT_INVALID; without it a warning', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const caFile = join(tmp, 'apiserver-client-ca.pem');
+    const pki = await clientPki('cluster');
+    writeFileSync(caFile, pki.caPem);
+    const o = io();
+    assert.equal(await admissionManifestsCommand.run(parseCommandArgs(admissionManifestsCommand, ['--dir', join(tmp, '.ssf'), '--image', IMAGE, '--client-ca', caFile]), o), 0);
+    assert.deepEqual(o.errs, []);
+    const objs = parseAllDocuments(o.lines.join('\n')) as unknown as { toJS(): Json }[];
+    const secret = objs.map((d) => d.toJS()).find((x) => x.kind === 'Secret');
+    const dep = objs.map((d) => d.toJS()).find((x) => x.kind === 'Deployment');
+    assert.equal(Buffer.from(secret.data['client-ca.crt'], 'base64').toString('utf8'), pki.caPem);
+    const args: string[] = dep.spec.template.spec.containers[0].args;
+    assert.equal(args[args.indexOf('--client-ca') + 1], '/etc/ssf/tls/client-ca.crt');
+    const without = io();
+    assert.equal(await admissionManifestsCommand.run(parseCommandArgs(admissionManifestsCommand, ['--dir', join(tmp, '.ssf'), '--image', IMAGE]), without), 0);
+    assert.match(without.errs.join('\n'), /no --client-ca: the webhook will answer any client/);
+    writeFileSync(caFile, 'not a certificate\n');
+    await rejectsCode(admissionManifestsCommand.run(parseCommandArgs(admissionManifestsCommand, ['--dir', join(tmp, '.ssf'), '--image', IMAGE, '--client-ca', caFile]), io()), 'CERT_INVALID');
   });
 
   test('an image not pinned by digest, or a bad failure policy, is a usage error before anything is issued', async () => {

@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { SsfError, systemClock, toSsfError, type Clock } from '../core/index.js';
 import { DecisionCache } from './cache.js';
 import type { AdmissionContext, DeployDecider, ImageDecision, ImageRef } from './decider.js';
@@ -35,6 +36,12 @@ export interface WebhookServerOptions {
   /** Leaf certificate followed by its intermediate(s), PEM. */
   readonly certPem: string;
   readonly keyPem: string;
+  /**
+   * CA certificate(s), PEM: POST /validate then answers only a client whose TLS certificate
+   * chains to one of them (the API server, given a client certificate in its admission
+   * configuration). /healthz stays open to the kubelet's probes, which present none.
+   */
+  readonly clientCaPem?: string;
 }
 
 /** A listening webhook server. */
@@ -290,14 +297,16 @@ export class AdmissionWebhook {
   }
 
   /** The HTTP handler (POST /validate, GET /healthz), usable with any node:http(s) server. */
-  readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
-    this.serveHttp(req, res).catch((e: unknown) => {
+  readonly handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res, false);
+
+  private handle(req: IncomingMessage, res: ServerResponse, clientAuth: boolean): void {
+    this.serveHttp(req, res, clientAuth).catch((e: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: errorLine(e) } });
       else res.destroy();
     });
-  };
+  }
 
-  private async serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async serveHttp(req: IncomingMessage, res: ServerResponse, clientAuth: boolean): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(req, res, 'GET, HEAD');
@@ -310,6 +319,17 @@ export class AdmissionWebhook {
       return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no such path ${q(path ?? '')}; the webhook serves POST /validate` } });
     }
     if (req.method !== 'POST') return methodNotAllowed(req, res, 'POST');
+    // With a client CA, only a client that proved a certificate from it may have workloads
+    // decided and deployments recorded in the factory's name.
+    const sock = req.socket as TLSSocket;
+    if (clientAuth && !sock.authorized) {
+      // Without a certificate OpenSSL still reports a verification error; say what happened.
+      const presented = Object.keys(sock.getPeerCertificate() ?? {}).length > 0;
+      const why = presented ? sock.authorizationError ?? 'unverified' : undefined;
+      this.log(`refused POST /validate from ${req.socket.remoteAddress ?? 'an unknown address'}: ${why ? `client certificate not accepted (${String(why)})` : 'no client certificate'}`);
+      drain(req);
+      return sendJson(res, 403, { error: { code: 'CLIENT_UNAUTHENTICATED', message: `POST /validate needs a client certificate from the webhook's client CA (--client-ca)${why ? `; the one given was not accepted: ${String(why)}` : ''}` } });
+    }
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/json') {
       drain(req);
@@ -334,7 +354,10 @@ export class AdmissionWebhook {
   async listen(opts: WebhookServerOptions): Promise<WebhookServer> {
     let server: Server;
     try {
-      server = createServer({ cert: opts.certPem, key: opts.keyPem, minVersion: 'TLSv1.2' }, this.handler);
+      // A client certificate is asked for, not required at the handshake: /healthz answers
+      // without one, and /validate refuses by HTTP status (a reason the client can read).
+      const clientAuth = opts.clientCaPem !== undefined ? { ca: opts.clientCaPem, requestCert: true, rejectUnauthorized: false } : {};
+      server = createServer({ cert: opts.certPem, key: opts.keyPem, minVersion: 'TLSv1.2', ...clientAuth }, (req, res) => this.handle(req, res, opts.clientCaPem !== undefined));
     } catch (e) {
       throw new SsfError('CERT_INVALID', `the serving certificate or key is unusable: ${oneLine((e as Error).message)}`, { cause: e });
     }
@@ -357,7 +380,7 @@ export class AdmissionWebhook {
       port,
       setCertificate(certPem: string, keyPem: string): void {
         try {
-          server.setSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
+          server.setSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2', ...(opts.clientCaPem !== undefined ? { ca: opts.clientCaPem } : {}) });
         } catch (e) {
           throw new SsfError('CERT_INVALID', `the new serving certificate or key is unusable: ${oneLine((e as Error).message)}`, { cause: e });
         }

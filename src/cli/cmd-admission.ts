@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { basename } from 'node:path';
 import { stringify } from 'yaml';
 import { SsfError, readTextFile, toSsfError } from '../core/index.js';
@@ -91,7 +92,7 @@ export const admissionServeCommand: Command = {
   summary: 'serve the Kubernetes admission webhook: every container image must pass the deploy gate',
   usage: `Usage: ssf admission serve [--dir D] [--port N] [--host ADDR] [--policy FILE]...
                            [--dns NAME]... [--tls-cert FILE --tls-key FILE]
-                           [--cache-ttl SECONDS] [--cluster NAME]
+                           [--client-ca FILE] [--cache-ttl SECONDS] [--cluster NAME]
 
 Serves the AdmissionReview v1 protocol over HTTPS at POST /validate (and
 GET /healthz). Every container, init container and ephemeral container image
@@ -114,6 +115,11 @@ Options:
   --tls-cert FILE       serve this certificate chain (PEM) instead; reloaded when
                         the file changes (a mounted Secret)
   --tls-key FILE        its private key (PEM)
+  --client-ca FILE      answer POST /validate only for a client whose TLS
+                        certificate chains to a CA in FILE (PEM): the API
+                        server, given that client certificate in its admission
+                        configuration. Without it any client that reaches the
+                        port can have deployments recorded (a warning says so)
   --cache-ttl SECONDS   how long a decision is reused (default: 60; 0: never)
   --cluster NAME        the cluster name deployment records carry (default:
                         kubernetes)
@@ -128,6 +134,7 @@ Prints one line with the URL, then serves until SIGINT or SIGTERM.`,
     dns: { type: 'string', multiple: true },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    'client-ca': { type: 'string' },
     'cache-ttl': { type: 'string' },
     cluster: { type: 'string' },
   },
@@ -137,6 +144,7 @@ Prints one line with the URL, then serves until SIGINT or SIGTERM.`,
     const ttl = seconds(a, 'cache-ttl', 86_400);
     const policies = strs(a, 'policy');
     if ((str(a, 'tls-cert') === undefined) !== (str(a, 'tls-key') === undefined)) throw new SsfError('USAGE', 'give both --tls-cert and --tls-key, or neither (the factory then issues the certificate)');
+    const clientCa = clientCaPem(a);
     const f = Factory.open(resolveDataDir(str(a, 'dir'), io.env));
     let server: WebhookServer | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -147,7 +155,8 @@ Prints one line with the URL, then serves until SIGINT or SIGTERM.`,
       const decider = await createDeployDecider(f, { policies, ...(cluster ? { cluster } : {}) });
       const tls = await servingTls(a, f);
       const webhook = new AdmissionWebhook(decider, { ...(ttl !== undefined ? { cacheTtlMs: ttl * 1000 } : {}), log: (l) => io.err(`ssf admission: ${l}`) });
-      const s = await webhook.listen({ port: listenPort, host, certPem: tls.certPem, keyPem: tls.keyPem });
+      if (clientCa === undefined) io.err('ssf admission: warning: no --client-ca: any client that reaches this port can have workloads admitted and deployments recorded in the factory\'s name');
+      const s = await webhook.listen({ port: listenPort, host, certPem: tls.certPem, keyPem: tls.keyPem, ...(clientCa !== undefined ? { clientCaPem: clientCa } : {}) });
       server = s;
       timer = setInterval(() => {
         tls.refresh().then((next) => {
@@ -158,7 +167,7 @@ Prints one line with the URL, then serves until SIGINT or SIGTERM.`,
         }).catch((e: unknown) => io.err(`ssf admission: cannot replace the serving certificate: ${toSsfError(e).message}`));
       }, RELOAD_CHECK_MS);
       timer.unref();
-      io.out(`ssf admission: serving ${s.url}/validate (${tls.describe}; policy ${decider.policyDigest()})`);
+      io.out(`ssf admission: serving ${s.url}/validate (${tls.describe}; ${clientCa !== undefined ? `clients need a certificate from ${str(a, 'client-ca')}` : 'any client'}; policy ${decider.policyDigest()})`);
       await untilSignal();
       return 0;
     } finally {
@@ -168,6 +177,23 @@ Prints one line with the URL, then serves until SIGINT or SIGTERM.`,
     }
   },
 };
+
+/** The --client-ca file's certificates (PEM), checked to hold at least one, every one parseable. */
+function clientCaPem(a: ParsedArgs): string | undefined {
+  const file = str(a, 'client-ca');
+  if (file === undefined) return undefined;
+  const pem = readTextFile(file, 'client CA certificate', 1 << 20);
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new SsfError('CERT_INVALID', `--client-ca ${file} holds no PEM certificate`);
+  for (const [i, b] of blocks.entries()) {
+    try {
+      new X509Certificate(b);
+    } catch (e) {
+      throw new SsfError('CERT_INVALID', `--client-ca ${file}: certificate ${i + 1} cannot be parsed: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+    }
+  }
+  return pem;
+}
 
 function failurePolicy(a: ParsedArgs, io: Io): 'Fail' | 'Ignore' {
   const v = str(a, 'failure-policy') ?? 'Fail';
@@ -182,7 +208,8 @@ export const admissionManifestsCommand: Command = {
   usage: `Usage: ssf admission manifests --image IMAGE@sha256:DIGEST [--namespace NS] [--service NAME]
                                [--failure-policy Fail|Ignore] [--timeout SECONDS]
                                [--policy FILE]... [--dns NAME]... [--days N]
-                               [--factory-claim NAME] [--no-namespace] [--dir D]
+                               [--factory-claim NAME] [--client-ca FILE]
+                               [--no-namespace] [--dir D]
 
 Prints multi-document YAML for \`kubectl apply -f -\`: the Namespace, a
 kubernetes.io/tls Secret with a serving certificate issued now by the
@@ -205,6 +232,9 @@ Options:
   --days N               validity of the serving certificate (default: 90)
   --factory-claim NAME   PersistentVolumeClaim with the factory data directory
                          (default: <service>-factory)
+  --client-ca FILE       the CA (PEM) of the API server's client certificate:
+                         shipped in the Secret, and the webhook answers only
+                         clients with a certificate from it (docs/admission.md)
   --no-namespace         do not emit the Namespace object
   --dir D                factory data directory
   -h, --help             show this help`,
@@ -218,6 +248,7 @@ Options:
     dns: { type: 'string', multiple: true },
     days: { type: 'string' },
     'factory-claim': { type: 'string' },
+    'client-ca': { type: 'string' },
     'no-namespace': { type: 'boolean' },
     dir: { type: 'string' },
   },
@@ -230,8 +261,11 @@ Options:
     const days = int(a, 'days') ?? 90;
     const claim = str(a, 'factory-claim');
     const policies = strs(a, 'policy').map((p) => ({ name: basename(p), text: readTextFile(p, 'policy file', 1 << 20) }));
+    const clientCa = clientCaPem(a);
+    if (clientCa === undefined) io.err('ssf: warning: no --client-ca: the webhook will answer any client that reaches its Service');
     const common = {
       namespace, service, image, failurePolicy: policy, policies, createNamespace: a.values['no-namespace'] !== true,
+      ...(clientCa !== undefined ? { clientCaPem: clientCa } : {}),
       ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
       ...(claim !== undefined ? { factoryClaim: claim } : {}),
     };

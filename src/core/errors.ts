@@ -88,6 +88,7 @@ export const ERROR_CODES = {
   POLICY_DENIED: 'A policy gate denied the request; the message names the failing rules and the signed decision.',
   POLICY_TEST_FAILED: 'A policy test case did not give the expected decision.',
   ADMISSION_INVALID: 'An AdmissionReview request is malformed or is not admission.k8s.io/v1.',
+  CLIENT_UNAUTHENTICATED: 'A client of the admission webhook presented no certificate from the CA it requires (--client-ca).',
   // store
   STORE_FAILED: 'The evidence store could not be opened or written.',
   NOT_FOUND: 'The requested record does not exist.',
