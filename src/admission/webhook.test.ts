@@ -621,8 +621,8 @@ describe('ssf admission manifests', () => {
     assert.equal(await admissionManifestsCommand.run(parseCommandArgs(admissionManifestsCommand, ['--dir', join(tmp, '.ssf'), '--image', IMAGE, '--client-ca', caFile]), o), 0);
     assert.deepEqual(o.errs, []);
     const objs = parseAllDocuments(o.lines.join('\n')) as unknown as { toJS(): Json }[];
-    const secret = objs.map((d) => d.toJS()).find((x) => x.kind === 'Secret');
-    const dep = objs.map((d) => d.toJS()).find((x) => x.kind === 'Deployment');
+    const secret = objs.map((d) => d.toJS()).find((x) => x.kind === 'Secret') as Json;
+    const dep = objs.map((d) => d.toJS()).find((x) => x.kind === 'Deployment') as Json;
     assert.equal(Buffer.from(secret.data['client-ca.crt'], 'base64').toString('utf8'), pki.caPem);
     const args: string[] = dep.spec.template.spec.containers[0].args;
     assert.equal(args[args.indexOf('--client-ca') + 1], '/etc/ssf/tls/client-ca.crt');

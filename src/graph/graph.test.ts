@@ -207,6 +207,7 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
       comp('Go', 'github.com/acme/safe', 'v1.0.0', 'pkg:golang/github.com/acme/safe@v1.0.0'),
       comp('PyPI', 'django', '4.2rc1', 'pkg:pypi/django@4.2rc1'),
       comp('PyPI', 'requests', '2.31', 'pkg:pypi/requests@2.31'),
+      comp('PyPI', 'zope-interface', '5.0.0', 'pkg:pypi/zope-interface@5.0.0'),
     ], dependencies: [] };
     await sign(makeStatement([{ name: 'c.tar', digest: { sha256: C.slice(7) } }], PREDICATE.cyclonedx, toCycloneDx(sbomC)), ['run', '20261202-000002-cccccc', 'task', 'sbom', 'node', 'n1']);
     const adv = join(tmp, 'adv-eco');
@@ -234,6 +235,40 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
       [C, 'PYSEC-2026-0001', 'pkg:pypi/requests@2.31'],
     ]);
     assert.deepEqual(q.affected('GO-2026-0001').artifacts.map((x) => [x.digest, x.purls]), [[C, ['pkg:golang/github.com/acme/lib@v1.2.0']]]);
+    // An advisory naming the package as its project spells it (zope.interface) picks, in an
+    // incremental rescan, the SBOM that names it in PEP 503 form (zope-interface).
+    writeFileSync(`${adv}-zope.json`, JSON.stringify({ schema_version: '1.6.0', id: 'PYSEC-2026-0002', modified: '2026-12-01T00:00:00Z', summary: 'zope',
+      affected: [{ package: { ecosystem: 'PyPI', name: 'zope.interface' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '5.0.1' }] }] }] }));
+    const vdb2 = VulnDb.open(f.layout.vulnDb);
+    await vdb2.import(`${adv}-zope.json`);
+    vdb2.close();
+    const z = await rescan(f);
+    assert.equal(z.full, false);
+    assert.equal(z.artifactsEvaluated, 1);
+    assert.deepEqual(z.newFindings.map((x) => [x.artifact, x.vulnerability, x.purl]), [[C, 'PYSEC-2026-0002', 'pkg:pypi/zope-interface@5.0.0']]);
+    // An advisory new to the database but modified long before its newest record (a second
+    // source imported later) is a change for the next incremental rescan all the same.
+    writeFileSync(`${adv}-old.json`, JSON.stringify({ schema_version: '1.6.0', id: 'PYSEC-2019-0001', modified: '2019-06-01T00:00:00Z', summary: 'old',
+      affected: [{ package: { ecosystem: 'PyPI', name: 'Django' }, versions: ['4.2rc1'] }] }));
+    const vdb3 = VulnDb.open(f.layout.vulnDb);
+    await vdb3.import(`${adv}-old.json`);
+    vdb3.close();
+    const old = await rescan(f);
+    assert.equal(old.full, false);
+    assert.deepEqual(old.newFindings.map((x) => [x.artifact, x.vulnerability, x.purl]), [[C, 'PYSEC-2019-0001', 'pkg:pypi/django@4.2rc1']]);
+    // Another database file in its place (import numbers start over): the next rescan is full.
+    const { renameSync } = await import('node:fs');
+    renameSync(f.layout.vulnDb, `${f.layout.vulnDb}.kept`);
+    for (const x of ['-wal', '-shm']) rmSync(`${f.layout.vulnDb}${x}`, { force: true });
+    try {
+      const fresh = VulnDb.open(f.layout.vulnDb);
+      await fresh.import(`${adv}-old.json`);
+      fresh.close();
+      assert.equal((await rescan(f)).full, true);
+    } finally {
+      for (const x of ['', '-wal', '-shm']) rmSync(`${f.layout.vulnDb}${x}`, { force: true });
+      renameSync(`${f.layout.vulnDb}.kept`, f.layout.vulnDb);
+    }
   });
 
   test('affected merges the findings recorded under an id and under its alias: one answer per artifact, in digest order, with both packages and the higher severity', async () => {

@@ -3,7 +3,7 @@ import { SsfError } from '../core/index.js';
 import { makeStatement } from '../attest/index.js';
 import type { Factory } from '../factory/index.js';
 import { GraphQueries, componentNode } from '../graph/index.js';
-import { PREDICATE, SCANNER, VulnDb, ecosystemOf, makePurl, parsePurl, purlOfPackage, purlPackageName, vulnsPredicate, type Component, type Finding, type VulnReport } from '../analysis/index.js';
+import { PREDICATE, SCANNER, VulnDb, ecosystemOf, makePurl, packageNameKey, parsePurl, purlOfPackage, purlPackageName, vulnsPredicate, type Component, type Finding, type VulnReport } from '../analysis/index.js';
 
 /**
  * The operate phase: re-matching what the factory released against the current advisory
@@ -26,7 +26,10 @@ export interface RescanReport {
   readonly durationMs: number;
 }
 
+/** g_state: the newest advisory `modified` time at the last rescan (kept for older ssf). */
 const WATERMARK = 'rescan.watermark';
+/** g_state: the advisory database's id and import number (`<id>:<n>`, VulnDb) the last rescan read. */
+const WATERMARK_SEQ = 'rescan.changes-through';
 
 function byString(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -51,10 +54,20 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
   const vdb = VulnDb.open(f.layout.vulnDb);
   try {
     const info = vdb.info();
+    // Read before the advisories: an import committed meanwhile is taken again next time.
+    const mark = `${vdb.databaseId()}:${vdb.changeSeq()}`;
     const db = f.db;
     const last = f.graph.getState(WATERMARK);
-    const full = opts.full === true || last === undefined;
-    const changed = full ? [] : vdb.changedSince(last);
+    // `<database id>:<import number>`; another database file (replaced, imported again) has
+    // its own numbers, so its watermark means nothing here: a full rescan.
+    const lastMark = f.graph.getState(WATERMARK_SEQ);
+    const sameDb = lastMark !== undefined && lastMark.slice(0, lastMark.lastIndexOf(':')) === vdb.databaseId();
+    const lastSeq = sameDb ? Number(lastMark.slice(lastMark.lastIndexOf(':') + 1)) : undefined;
+    const full = opts.full === true || (lastMark === undefined ? last === undefined : lastSeq === undefined);
+    // What was imported since the last rescan, by import number: an advisory new to the
+    // database whose `modified` is older than the newest (a second source, a late mirror)
+    // is a change too.
+    const changed = full ? [] : vdb.changedSince(lastSeq !== undefined ? { seq: lastSeq } : { date: last as string });
     // Candidate artifacts: those whose SBOM names a package of a changed advisory, and those
     // with an open finding of one (a withdrawn or narrowed advisory resolves it).
     let candidates: number[];
@@ -62,8 +75,12 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
       candidates = (db.prepare("SELECT DISTINCT e.src AS id FROM g_edge e WHERE e.verb = 'contains'").all() as { id: number }[]).map((r) => Number(r.id));
     } else {
       const names = new Set<string>();
+      // PyPI names as PyPI compares them (PEP 503): OSV writes `zope.interface`, an SBOM's purl
+      // may say `zope-interface`; the graph's PyPI component names are compared in that form.
+      const pypi = new Set<string>();
       for (const a of changed) {
         for (const p of a.packages) {
+          if (p.ecosystem.split(':')[0] === 'PyPI') pypi.add(packageNameKey('PyPI', p.name));
           const purl = purlOfPackage(p.ecosystem, p.name);
           if (!purl) continue;
           try {
@@ -71,6 +88,17 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
           } catch {
             // an OSV name no purl can hold (Maven without a group, say) names no component here
           }
+        }
+      }
+      if (pypi.size > 0) {
+        for (const n of db.prepare("SELECT DISTINCT name FROM g_node WHERE kind = 'component' AND name LIKE 'pkg:pypi/%'").pluck().all() as string[]) {
+          let bare = n.slice('pkg:pypi/'.length);
+          try {
+            bare = decodeURIComponent(bare);
+          } catch {
+            // a name that is not percent-encoded as a purl's is compared as written
+          }
+          if (pypi.has(packageNameKey('PyPI', bare))) names.add(n);
         }
       }
       const ids = new Set<number>();
@@ -213,6 +241,7 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
       for (const w of gone) resolvedFindings.push({ artifact: digest, vulnerability: w.vuln, purl: w.purl });
     }
     f.graph.setState(WATERMARK, info.date);
+    f.graph.setState(WATERMARK_SEQ, mark);
     const atRisk: { deployment: string; artifact: string; vulnerabilities: string[] }[] = [];
     // Where the artifacts with new findings run, looked up together (not a provenance tree each).
     const byDigest = new Map<string, string[]>();

@@ -308,3 +308,31 @@ test('one import at a time per database', async (t) => {
   assert.equal((await first).added, REAL_IDS.length);
   assert.equal((await db.import(ADVISORIES)).unchanged, REAL_IDS.length, 'free again afterwards');
 });
+
+test('changes by import number: each import numbers what it adds or updates, whatever their modified times; a date watermark from before import numbers still works', async (t) => {
+  const dir = tmp(t);
+  const db = openDb(t, dir);
+  const f = join(dir, 'c.json');
+  assert.equal(db.changeSeq(), 0);
+  assert.match(db.databaseId(), /^[0-9a-f-]{36}$/);
+  writeFileSync(f, record('TEST-NEW', '2025-01-01T00:00:00Z'));
+  await db.import(f);
+  assert.equal(db.changeSeq(), 1);
+  // Older than the newest record, but new to the database.
+  writeFileSync(f, record('TEST-OLD', '2019-01-01T00:00:00Z'));
+  await db.import(f);
+  // Unchanged re-import: a new import number, but nothing carries it.
+  writeFileSync(f, record('TEST-NEW', '2025-01-01T00:00:00Z'));
+  await db.import(f);
+  assert.equal(db.changeSeq(), 3);
+  assert.deepEqual(db.changedSince({ seq: 1 }).map((x) => x.id), ['TEST-OLD']);
+  assert.deepEqual(db.changedSince({ seq: 3 }), []);
+  assert.deepEqual(db.changedSince(undefined).map((x) => x.id).sort(), ['TEST-NEW', 'TEST-OLD']);
+  // A date watermark (an older ssf's) selects the records modified after it and every
+  // numbered import: here both, the old record included.
+  assert.deepEqual(db.changedSince({ date: '2030-01-01T00:00:00Z' }).map((x) => x.id).sort(), ['TEST-NEW', 'TEST-OLD']);
+  // The id belongs to the file: another file has another.
+  const other = VulnDb.open(join(dir, 'other', 'osv.db'));
+  t.after(() => other.close());
+  assert.notEqual(other.databaseId(), db.databaseId());
+});

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS osv_advisory (
   modified TEXT NOT NULL,
   withdrawn TEXT,
   json TEXT NOT NULL,
-  core TEXT NOT NULL
+  core TEXT NOT NULL,
+  change_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS osv_package (
   ecosystem TEXT NOT NULL,
@@ -102,15 +103,16 @@ class ImportSink implements RecordSink {
   private readonly warnings: string[] = [];
   private extraWarnings = 0;
   private readonly get: Database.Statement<[string], { modified: string }>;
-  private readonly insert: Database.Statement<[string, string, string | null, string, string]>;
-  private readonly update: Database.Statement<[string, string | null, string, string, string]>;
+  private readonly insert: Database.Statement<[string, string, string | null, string, string, number]>;
+  private readonly update: Database.Statement<[string, string | null, string, string, number, string]>;
   private readonly dropPackages: Database.Statement<[string]>;
   private readonly addPackage: Database.Statement<[string, string, string]>;
 
-  constructor(db: Database.Database) {
+  /** `seq`: this import's change number (VulnDb.changeSeq), stored on every record it adds or updates. */
+  constructor(db: Database.Database, private readonly seq: number) {
     this.get = db.prepare('SELECT modified FROM osv_advisory WHERE id = ?');
-    this.insert = db.prepare('INSERT INTO osv_advisory (id, modified, withdrawn, json, core) VALUES (?, ?, ?, ?, ?)');
-    this.update = db.prepare('UPDATE osv_advisory SET modified = ?, withdrawn = ?, json = ?, core = ? WHERE id = ?');
+    this.insert = db.prepare('INSERT INTO osv_advisory (id, modified, withdrawn, json, core, change_seq) VALUES (?, ?, ?, ?, ?, ?)');
+    this.update = db.prepare('UPDATE osv_advisory SET modified = ?, withdrawn = ?, json = ?, core = ?, change_seq = ? WHERE id = ?');
     this.dropPackages = db.prepare('DELETE FROM osv_package WHERE id = ?');
     this.addPackage = db.prepare('INSERT OR IGNORE INTO osv_package (ecosystem, name, id) VALUES (?, ?, ?)');
   }
@@ -119,11 +121,11 @@ class ImportSink implements RecordSink {
     const row = this.get.get(a.id);
     const withdrawn = a.withdrawn ?? null;
     if (!row) {
-      this.insert.run(a.id, a.modified, withdrawn, JSON.stringify(a), JSON.stringify(coreOf(a)));
+      this.insert.run(a.id, a.modified, withdrawn, JSON.stringify(a), JSON.stringify(coreOf(a)), this.seq);
       this.added++;
     } else if (compareTimestamps(a.modified, row.modified) > 0) {
       // OSV: of two records with the same id, the later `modified` is authoritative.
-      this.update.run(a.modified, withdrawn, JSON.stringify(a), JSON.stringify(coreOf(a)), a.id);
+      this.update.run(a.modified, withdrawn, JSON.stringify(a), JSON.stringify(coreOf(a)), this.seq, a.id);
       this.dropPackages.run(a.id);
       this.updated++;
     } else {
@@ -178,6 +180,16 @@ export class VulnDb {
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
       db.exec(SCHEMA);
+      // Databases made before change numbers: the column is added (their records count as change 0).
+      if (!db.prepare<[], { name: string }>('PRAGMA table_info(osv_advisory)').all().some((c) => c.name === 'change_seq')) {
+        db.exec('ALTER TABLE osv_advisory ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0');
+      }
+      db.exec('CREATE INDEX IF NOT EXISTS osv_advisory_change ON osv_advisory(change_seq)');
+      // Names this database file, so that a watermark of another one (a file replaced and
+      // imported again, whose import numbers start over) is never compared with its numbers.
+      if (db.prepare("SELECT 1 FROM osv_meta WHERE key = 'database-id'").get() === undefined) {
+        db.prepare("INSERT OR IGNORE INTO osv_meta (key, value) VALUES ('database-id', ?)").run(randomUUID());
+      }
       const v = db.prepare<[], { value: string }>("SELECT value FROM osv_meta WHERE key = 'schema'").get();
       if (v === undefined) db.prepare("INSERT INTO osv_meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
       else if (v.value !== SCHEMA_VERSION) {
@@ -208,7 +220,11 @@ export class VulnDb {
     this.importing = true;
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      const sink = new ImportSink(this.db);
+      // Every import is one change number; what it adds or updates carries it, whatever the
+      // records' own `modified` times (a second source's records may be older than the newest).
+      const seq = this.changeSeq() + 1;
+      this.db.prepare("INSERT OR REPLACE INTO osv_meta (key, value) VALUES ('change-seq', ?)").run(String(seq));
+      const sink = new ImportSink(this.db, seq);
       const shown = await this.readSource(source, sink, limits, opts.fetch ?? globalThis.fetch);
       const count = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM osv_advisory').get()?.n ?? 0;
       if (count === 0) throw new SsfError('VULNDB_INVALID', `no OSV advisories found in ${shown}; give a .json advisory, a directory or zip of them`);
@@ -341,15 +357,35 @@ export class VulnDb {
     return new MemoryAdvisoryIndex(advisories(), info);
   }
 
+  /** This database file's id (made when the file was, or first opened by this version). */
+  databaseId(): string {
+    return (this.db.prepare<[], { value: string }>("SELECT value FROM osv_meta WHERE key = 'database-id'").get() as { value: string }).value;
+  }
+
+  /** The number of the last import (0 before any): an incremental rescan's watermark, with databaseId. */
+  changeSeq(): number {
+    const row = this.db.prepare<[], { value: string }>("SELECT value FROM osv_meta WHERE key = 'change-seq'").get();
+    return row ? Number(row.value) : 0;
+  }
+
   /**
-   * The advisories modified after `since` (an OSV timestamp; all when undefined), withdrawn
-   * ones included, with the packages they name: what an incremental rescan re-evaluates.
+   * The advisories an import added or updated after import number `since.seq` (changeSeq),
+   * withdrawn ones included, with the packages they name: what an incremental rescan
+   * re-evaluates. All of them when `since` is undefined. A watermark from before change
+   * numbers (`since.date`, the newest `modified` then) selects the records modified after it
+   * and every record imported since the upgrade.
    */
-  changedSince(since: string | undefined): { id: string; modified: string; packages: { ecosystem: string; name: string }[] }[] {
-    // Compared as timestamps, not strings: "…:00Z" sorts after "…:00.5Z" as text.
-    const rows = this.db.prepare<[], { id: string; modified: string }>('SELECT id, modified FROM osv_advisory').all();
+  changedSince(since: { seq: number } | { date: string } | undefined): { id: string; modified: string; packages: { ecosystem: string; name: string }[] }[] {
     const pkgs = this.db.prepare<[string], { ecosystem: string; name: string }>('SELECT ecosystem, name FROM osv_package WHERE id = ?');
-    return rows.filter((r) => since === undefined || compareTimestamps(r.modified, since) > 0).map((r) => ({ ...r, packages: pkgs.all(r.id) }));
+    let rows: { id: string; modified: string }[];
+    if (since === undefined) rows = this.db.prepare<[], { id: string; modified: string }>('SELECT id, modified FROM osv_advisory').all();
+    else if ('seq' in since) rows = this.db.prepare<[number], { id: string; modified: string }>('SELECT id, modified FROM osv_advisory WHERE change_seq > ?').all(since.seq);
+    else {
+      // Compared as timestamps, not strings: "…:00Z" sorts after "…:00.5Z" as text.
+      rows = this.db.prepare<[], { id: string; modified: string; change_seq: number }>('SELECT id, modified, change_seq FROM osv_advisory').all()
+        .filter((r) => r.change_seq > 0 || compareTimestamps(r.modified, since.date) > 0).map((r) => ({ id: r.id, modified: r.modified }));
+    }
+    return rows.map((r) => ({ ...r, packages: pkgs.all(r.id) }));
   }
 
   /** Closes the database file. */
