@@ -487,14 +487,14 @@ export class GraphQueries {
     const wide = artifactIds.length > 1 && Number(this.st('SELECT COUNT(*) FROM g_cur_deployed').pluck().get()) <= artifactIds.length;
     if (wide) {
       const asked = new Set(artifactIds.map(Number));
-      for (const r of this.st(`SELECT artifact, ${COLUMNS} FROM g_cur_deployed ORDER BY log_index`).raw().all() as [number, ...R][]) if (asked.has(Number(r[0]))) rows.push(r.slice(1) as R);
+      for (const r of this.st(`SELECT artifact, ${COLUMNS} FROM g_cur_deployed ORDER BY log_index, deployment, artifact`).raw().all() as [number, ...R][]) if (asked.has(Number(r[0]))) rows.push(r.slice(1) as R);
     } else {
       for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
         const a = inList(this.db, 'artifact', artifactIds.slice(i, i + IN_CHUNK));
-        for (const r of this.st(`SELECT ${COLUMNS} FROM g_cur_deployed WHERE ${a.sql} ORDER BY log_index`).raw().all(...a.params) as R[]) rows.push(r);
+        for (const r of this.st(`SELECT ${COLUMNS} FROM g_cur_deployed WHERE ${a.sql} ORDER BY log_index, deployment, artifact`).raw().all(...a.params) as R[]) rows.push(r);
       }
     }
-    // In log order: as read, unless the ids took more than one statement.
+    // In log order (ties by workload and artifact node): as read, unless the ids took more than one statement.
     for (let i = 1; i < rows.length; i++) {
       if (Number((rows[i - 1] as R)[2]) > Number((rows[i] as R)[2])) {
         rows.sort((x, y) => Number(x[2]) - Number(y[2]));
