@@ -12,17 +12,19 @@
  * graph in one transaction; one small SLSA provenance statement per artifact (source and
  * pipeline, no package materials); one deployment (`recordDeployment`) per 5 artifacts;
  * 20,000 synthetic OSV advisories; `rescan(f, { full: true })`, then 50 modified advisories
- * and an incremental `rescan(f)`; then the incident queries of `GraphQueries`, p50/p99.
+ * and an incremental `rescan(f)`; then the incident queries of `GraphQueries`, p50/p99, asked
+ * from a child process that opens the factory itself (graph-query-worker.ts): its own heap, as
+ * a process answering queries has, without this one's ingest and generator state.
  * The same on PostgreSQL, at the same size (`--quick`: 100), when the store is available.
  *
  * Peers are GUAC's published figures as the issue quotes them (not run here) and the issue's
  * goals.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { systemClock } from '../src/core/index.js';
 import { SLSA_PROVENANCE_V1, makeProvenance, makeStatement } from '../src/attest/index.js';
@@ -30,8 +32,8 @@ import { Factory, initFactory, type InitOptions } from '../src/factory/index.js'
 import { PREDICATE, VulnDb, validateCycloneDx } from '../src/analysis/index.js';
 import { recordDeployment } from '../src/admission/index.js';
 import { rescan, type RescanReport } from '../src/operate/index.js';
-import { GraphQueries } from '../src/graph/index.js';
 import type { WorkloadIdentity } from '../src/trust/index.js';
+import type { QueryCall, QueryJob, QueryTiming } from './graph-query-worker.js';
 import { advisorySpecs, artifactHex, makePool, purlOf, rng, runIdOf, writeAdvisories, type AdvisorySpec, type Pool } from './graph-fleet.js';
 
 const TD = 'bench.ssf.internal';
@@ -170,20 +172,26 @@ function provenanceOf(i: number): ReturnType<typeof makeStatement> {
   return makeStatement([{ name: `fleet-app-${i}.tgz`, digest: { sha256: artifactHex(i) } }], SLSA_PROVENANCE_V1, prov);
 }
 
-interface Timed { readonly label: string; readonly run: () => number; readonly goal?: number }
-
-/** p50/p99 of `runs` calls (after 3 warm-up calls), stopping early after `budgetMs`. */
-function timeQuery(t: Timed, runs: number, budgetMs: number): { p50: number; p99: number; n: number; size: number } {
-  let size = 0;
-  for (let k = 0; k < 3; k++) size = t.run();
-  const xs: number[] = [];
-  const start = now();
-  while (xs.length < runs && (xs.length < 5 || now() - start < budgetMs)) {
-    const t0 = now();
-    size = t.run();
-    xs.push(now() - t0);
-  }
-  return { p50: quantile(xs, 0.5), p99: quantile(xs, 0.99), n: xs.length, size };
+/**
+ * Times the queries in a process of their own (graph-query-worker.ts): a JavaScript heap
+ * without this process's ingest and generator state, as the process answering `ssf query` or
+ * `ssf serve` has; it opens the factory itself.
+ */
+function askQueries(job: QueryJob): Promise<QueryTiming[]> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(new URL('./graph-query-worker.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let answered = false;
+    child.once('message', (m: { ok?: QueryTiming[]; error?: string }) => {
+      answered = true;
+      if (m.ok) resolve(m.ok);
+      else reject(new Error(`query process: ${m.error ?? 'no answer'}`));
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (!answered) reject(new Error(`query process exited with ${code} before answering`));
+    });
+    child.send(job);
+  });
 }
 
 interface FleetOptions {
@@ -338,8 +346,7 @@ async function runFleet(pool: Pool, o: FleetOptions, progress: (s: string) => vo
     out.push(`rescan, incremental, after ${imp2.updated} modified advisories (5 widened to every version, 5 withdrawn, 40 re-issued unchanged): ${sec(inc.durationMs)}, ${n0(inc.artifactsEvaluated)} artifacts evaluated (${ms(inc.durationMs / Math.max(1, inc.artifactsEvaluated))} ms each), ${n0(inc.statementsSigned)} scans signed, ${n0(inc.newFindings.length)} new and ${n0(inc.resolvedFindings.length)} resolved findings, ${n0(inc.atRisk.length)} deployments at risk`);
     progress(`${o.label}: rescans done`);
 
-    // 4. Queries.
-    const q = new GraphQueries(f.db);
+    // 4. Queries, asked from a child process that opens the factory itself (graph-query-worker.ts).
     const popular = pool.packages[0] as (typeof pool.packages)[number];
     const mid = pool.packages[1000] as (typeof pool.packages)[number];
     const rare = pool.packages[7000] as (typeof pool.packages)[number];
@@ -351,40 +358,45 @@ async function runFleet(pool: Pool, o: FleetOptions, progress: (s: string) => vo
     const deployedHex = artifactHex(deployed[0] ?? 0);
     const popRange = `<${popular.versions.at(-1)}`;
     const rareRange = `>=${rare.versions[0]}`;
-    const queries: Timed[] = [
-      { label: `blast radius, popular package any version (${purlOf(popular.name)}, in ~${Math.round(popular.p * 100)}% of SBOMs)`, run: () => q.blastRadius(purlOf(popular.name)).artifacts.length, goal: GOAL_QUERY_MS },
-      { label: `blast radius, popular package in a range (${popRange}: all but the newest, ~half of its users)`, run: () => q.blastRadius(purlOf(popular.name), popRange).artifacts.length, goal: GOAL_QUERY_MS },
-      { label: `blast radius, mid-popularity package at one version (${purlOf(mid.name, mid.versions.at(-1))}, package in ~${Math.round(mid.p * 100)}%)`, run: () => q.blastRadius(purlOf(mid.name, mid.versions.at(-1))).artifacts.length, goal: GOAL_QUERY_MS },
-      { label: `blast radius, rare package any version (${purlOf(rare.name)}, in ~${(rare.p * 100).toFixed(1)}%)`, run: () => q.blastRadius(purlOf(rare.name)).artifacts.length, goal: GOAL_QUERY_MS },
-      { label: `blast radius, rare package in a range (${rareRange})`, run: () => q.blastRadius(purlOf(rare.name), rareRange).artifacts.length, goal: GOAL_QUERY_MS },
-      { label: `affected deployments, the widest live advisory (${wide.s.id} on ${wide.s.pkg.name}, ~${Math.round(wide.s.expectedShare * 100)}% of SBOMs expected)`, run: () => q.affected(wide.s.id).artifacts.length, goal: GOAL_QUERY_MS },
-      { label: `affected deployments, by CVE alias (${aliased.s.alias ?? aliased.s.id} = ${aliased.s.id})`, run: () => q.affected(aliased.s.alias ?? aliased.s.id).artifacts.length, goal: GOAL_QUERY_MS },
-      { label: `affected deployments, a narrow advisory (${narrow.s.id}, ~${(narrow.s.expectedShare * 100).toFixed(2)}% expected)`, run: () => q.affected(narrow.s.id).artifacts.length, goal: GOAL_QUERY_MS },
-      { label: `affected deployments, an advisory widened by the incremental rescan (${(specs[widened] as AdvisorySpec).id})`, run: () => q.affected((specs[widened] as AdvisorySpec).id).artifacts.length, goal: GOAL_QUERY_MS },
-      { label: 'signed-by, one run\'s SBOM task identity, whole window', run: () => q.signedBy(`spiffe://${TD}/run/${runIdOf(0)}/task/sbom/node/n1`, new Date(0), new Date(Date.now() + 3600_000)).attestations.length },
-      { label: 'signed-by, the builder identity in a 60 s window mid-ingest', run: () => q.signedBy(`spiffe://${TD}/factory/builder`, midWindow?.from ?? new Date(0), midWindow?.to ?? new Date()).attestations.length },
-      { label: 'signed-by, every run\'s SBOM task (glob spiffe://…/run/*/task/sbom/*) in a 60 s window mid-ingest', run: () => q.signedBy(`spiffe://${TD}/run/*/task/sbom/*`, midWindow?.from ?? new Date(0), midWindow?.to ?? new Date()).attestations.length },
-      { label: 'provenance of a deployed artifact', run: () => { const t = q.provenance(`sha256:${deployedHex}`); return t.attestations.length + t.deployments.length; } },
+    const window = { fromMs: (midWindow?.from ?? new Date(0)).getTime(), toMs: (midWindow?.to ?? new Date()).getTime() };
+    const queries: { label: string; call: QueryCall; goal?: number }[] = [
+      { label: `blast radius, popular package any version (${purlOf(popular.name)}, in ~${Math.round(popular.p * 100)}% of SBOMs)`, call: { q: 'blast', purl: purlOf(popular.name) }, goal: GOAL_QUERY_MS },
+      { label: `blast radius, popular package in a range (${popRange}: all but the newest, ~half of its users)`, call: { q: 'blast', purl: purlOf(popular.name), range: popRange }, goal: GOAL_QUERY_MS },
+      { label: `blast radius, mid-popularity package at one version (${purlOf(mid.name, mid.versions.at(-1))}, package in ~${Math.round(mid.p * 100)}%)`, call: { q: 'blast', purl: purlOf(mid.name, mid.versions.at(-1)) }, goal: GOAL_QUERY_MS },
+      { label: `blast radius, rare package any version (${purlOf(rare.name)}, in ~${(rare.p * 100).toFixed(1)}%)`, call: { q: 'blast', purl: purlOf(rare.name) }, goal: GOAL_QUERY_MS },
+      { label: `blast radius, rare package in a range (${rareRange})`, call: { q: 'blast', purl: purlOf(rare.name), range: rareRange }, goal: GOAL_QUERY_MS },
+      { label: `affected deployments, the widest live advisory (${wide.s.id} on ${wide.s.pkg.name}, ~${Math.round(wide.s.expectedShare * 100)}% of SBOMs expected)`, call: { q: 'affected', id: wide.s.id }, goal: GOAL_QUERY_MS },
+      { label: `affected deployments, by CVE alias (${aliased.s.alias ?? aliased.s.id} = ${aliased.s.id})`, call: { q: 'affected', id: aliased.s.alias ?? aliased.s.id }, goal: GOAL_QUERY_MS },
+      { label: `affected deployments, a narrow advisory (${narrow.s.id}, ~${(narrow.s.expectedShare * 100).toFixed(2)}% expected)`, call: { q: 'affected', id: narrow.s.id }, goal: GOAL_QUERY_MS },
+      { label: `affected deployments, an advisory widened by the incremental rescan (${(specs[widened] as AdvisorySpec).id})`, call: { q: 'affected', id: (specs[widened] as AdvisorySpec).id }, goal: GOAL_QUERY_MS },
+      { label: 'signed-by, one run\'s SBOM task identity, whole window', call: { q: 'signedBy', identity: `spiffe://${TD}/run/${runIdOf(0)}/task/sbom/node/n1`, fromMs: 0, toMs: Date.now() + 3600_000 } },
+      { label: 'signed-by, the builder identity in a 60 s window mid-ingest', call: { q: 'signedBy', identity: `spiffe://${TD}/factory/builder`, ...window } },
+      { label: 'signed-by, every run\'s SBOM task (glob spiffe://…/run/*/task/sbom/*) in a 60 s window mid-ingest', call: { q: 'signedBy', identity: `spiffe://${TD}/run/*/task/sbom/*`, ...window } },
+      { label: 'provenance of a deployed artifact', call: { q: 'provenance', digest: `sha256:${deployedHex}` } },
     ];
     const runs = 200;
     const budget = o.quick ? 8_000 : 30_000;
+    const dir = join(base, '.ssf');
     if (f.db.dialect === 'postgres') {
       // PostgreSQL answers blast radius from the covering index alone only for heap pages its
       // visibility map marks all-visible, which autovacuum sets in the background: right after a
       // bulk load most are not, and each index entry costs a heap fetch. The widest answers as
       // ingested, then after the VACUUM (ANALYZE) autovacuum would have run (docs/storage.md).
-      for (const t of queries.filter((x) => x.label.includes('widest') || x.label.includes('any version (pkg:npm/pkg-0'))) {
-        const r = timeQuery(t, 20, budget / 3);
+      const first = queries.filter((x) => x.label.includes('widest') || x.label.includes('any version (pkg:npm/pkg-0'));
+      const timings = await askQueries({ dir, calls: first.map((x) => x.call), runs: 20, budgetMs: budget / 3 });
+      first.forEach((t, k) => {
+        const r = timings[k] as QueryTiming;
         out.push(`as ingested, before any vacuum: ${t.label}: p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms (n=${r.n}; answer: ${n0(r.size)} artifacts)`);
-      }
+      });
       const v0 = now();
       f.db.exec('VACUUM (ANALYZE)');
       out.push(`VACUUM (ANALYZE) of the whole database: ${sec(now() - v0)}; the figures below are after it`);
     }
-    for (const t of queries) {
-      const r = timeQuery(t, runs, budget);
+    const timings = await askQueries({ dir, calls: queries.map((x) => x.call), runs, budgetMs: budget });
+    queries.forEach((t, k) => {
+      const r = timings[k] as QueryTiming;
       out.push(`${t.label}: p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms (n=${r.n}${r.n < runs ? `, stopped at ${budget / 1000} s` : ''}; answer: ${n0(r.size)} ${t.label.startsWith('signed') ? 'attestations' : t.label.startsWith('provenance') ? 'attestations + deployments' : 'artifacts'})${t.goal ? ` | goal ≤ ${t.goal} ms: ${ratio(t.goal, r.p99)} at p99` : ''}`);
-    }
+    });
 
     // 5. Size.
     const count = (sql: string): number => Number((factory.db.prepare(sql).get() as { n: number }).n);
