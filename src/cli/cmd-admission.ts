@@ -192,7 +192,8 @@ function clientCaPem(a: ParsedArgs): string | undefined {
       throw new SsfError('CERT_INVALID', `--client-ca ${file}: certificate ${i + 1} cannot be parsed: ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }
   }
-  return pem;
+  // Only the certificates: anything else in the file (a key by mistake) is not served or shipped.
+  return `${blocks.join('\n')}\n`;
 }
 
 function failurePolicy(a: ParsedArgs, io: Io): 'Fail' | 'Ignore' {

@@ -269,6 +269,16 @@ for (const backend of testBackends()) describe(backend.name, { skip: backend.ski
       for (const x of ['', '-wal', '-shm']) rmSync(`${f.layout.vulnDb}${x}`, { force: true });
       renameSync(`${f.layout.vulnDb}.kept`, f.layout.vulnDb);
     }
+    // The file back (its own id again), but a watermark ahead of its numbers, as after
+    // restoring a backup: full again, never a gap.
+    const back = VulnDb.open(f.layout.vulnDb);
+    const id = back.databaseId();
+    back.close();
+    f.graph.setState('rescan.changes-through', `${id}:999`);
+    assert.equal((await rescan(f)).full, true);
+    f.graph.setState('rescan.changes-through', `${id}:not-a-number`);
+    assert.equal((await rescan(f)).full, true);
+    assert.equal((await rescan(f)).full, false);
   });
 
   test('affected merges the findings recorded under an id and under its alias: one answer per artifact, in digest order, with both packages and the higher severity', async () => {

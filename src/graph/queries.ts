@@ -476,12 +476,12 @@ export class GraphQueries {
    * artifact and workload ended them.
    */
   deploymentsOf(artifactIds: readonly number[]): ({ deployment: string; artifact: string } & Evidenced)[] {
-    type R = [digest: string, workload: string, logIndex: number, observedAt: number, revokedAt: number | null];
+    type R = [digest: string, workload: string, logIndex: number, observedAt: number, revokedAt: number | null, deployment: number, artifact: number];
     const rows: R[] = [];
     if (artifactIds.length === 0) return [];
     // A row carries the artifact's digest and the workload's key (schema 0308): no join to
     // g_node, which PostgreSQL planned as a hash of every node, and no lookup per row.
-    const COLUMNS = 'digest, workload, log_index, observed_at, revoked_at';
+    const COLUMNS = 'digest, workload, log_index, observed_at, revoked_at, deployment, artifact';
     // A wide answer (thousands of artifacts, as many lookups) reads every current deployment
     // once instead, when there are fewer of those than artifacts asked about.
     const wide = artifactIds.length > 1 && Number(this.st('SELECT COUNT(*) FROM g_cur_deployed').pluck().get()) <= artifactIds.length;
@@ -497,7 +497,7 @@ export class GraphQueries {
     // In log order (ties by workload and artifact node): as read, unless the ids took more than one statement.
     for (let i = 1; i < rows.length; i++) {
       if (Number((rows[i - 1] as R)[2]) > Number((rows[i] as R)[2])) {
-        rows.sort((x, y) => Number(x[2]) - Number(y[2]));
+        rows.sort((x, y) => Number(x[2]) - Number(y[2]) || Number(x[5]) - Number(y[5]) || Number(x[6]) - Number(y[6]));
         break;
       }
     }

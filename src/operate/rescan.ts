@@ -57,17 +57,15 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
     // Read before the advisories: an import committed meanwhile is taken again next time.
     const mark = `${vdb.databaseId()}:${vdb.changeSeq()}`;
     const db = f.db;
-    const last = f.graph.getState(WATERMARK);
-    // `<database id>:<import number>`; another database file (replaced, imported again) has
-    // its own numbers, so its watermark means nothing here: a full rescan.
+    // `<database id>:<import number>`. A full rescan when there is none (the first rescan, or
+    // the first since an ssf that watched `modified` times, which missed records older than
+    // the newest), when the database file is another one (its numbers start over), or when
+    // the number is ahead of the file's (a restored backup): never a gap in what is compared.
     const lastMark = f.graph.getState(WATERMARK_SEQ);
-    const sameDb = lastMark !== undefined && lastMark.slice(0, lastMark.lastIndexOf(':')) === vdb.databaseId();
-    const lastSeq = sameDb ? Number(lastMark.slice(lastMark.lastIndexOf(':') + 1)) : undefined;
-    const full = opts.full === true || (lastMark === undefined ? last === undefined : lastSeq === undefined);
-    // What was imported since the last rescan, by import number: an advisory new to the
-    // database whose `modified` is older than the newest (a second source, a late mirror)
-    // is a change too.
-    const changed = full ? [] : vdb.changedSince(lastSeq !== undefined ? { seq: lastSeq } : { date: last as string });
+    const sep = lastMark?.lastIndexOf(':') ?? -1;
+    const lastSeq = lastMark !== undefined && lastMark.slice(0, sep) === vdb.databaseId() ? Number(lastMark.slice(sep + 1)) : NaN;
+    const full = opts.full === true || !Number.isSafeInteger(lastSeq) || lastSeq < 0 || lastSeq > vdb.changeSeq();
+    const changed = full ? [] : vdb.changedSince({ seq: lastSeq });
     // Candidate artifacts: those whose SBOM names a package of a changed advisory, and those
     // with an open finding of one (a withdrawn or narrowed advisory resolves it).
     let candidates: number[];

@@ -32,7 +32,8 @@ export interface ImportStats {
   info: VulnDbInfo;
 }
 
-const SCHEMA_VERSION = '1';
+/** 2: records carry the number of the import that stored them (change_seq); 1 is upgraded in place. */
+const SCHEMA_VERSION = '2';
 const MAX_WARNINGS = 100;
 /** Zip archives up to this size are read into memory (faster); larger ones from the file. */
 const IN_MEMORY_ZIP = 256 * 1024 * 1024;
@@ -180,7 +181,13 @@ export class VulnDb {
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
       db.exec(SCHEMA);
-      // Databases made before change numbers: the column is added (their records count as change 0).
+      const v = db.prepare<[], { value: string }>("SELECT value FROM osv_meta WHERE key = 'schema'").get();
+      if (v !== undefined && v.value !== SCHEMA_VERSION && v.value !== '1') {
+        throw new SsfError('VULNDB_INVALID', `advisory database ${path} has schema ${v.value}, this ssf reads ${SCHEMA_VERSION}; import into a new file`);
+      }
+      // Schema 1 (before import numbers) is upgraded in place: the column is added (its records
+      // count as change 0) and the schema becomes 2, which an ssf that does not number its
+      // imports refuses, so it cannot update records without a number.
       if (!db.prepare<[], { name: string }>('PRAGMA table_info(osv_advisory)').all().some((c) => c.name === 'change_seq')) {
         db.exec('ALTER TABLE osv_advisory ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0');
       }
@@ -190,11 +197,7 @@ export class VulnDb {
       if (db.prepare("SELECT 1 FROM osv_meta WHERE key = 'database-id'").get() === undefined) {
         db.prepare("INSERT OR IGNORE INTO osv_meta (key, value) VALUES ('database-id', ?)").run(randomUUID());
       }
-      const v = db.prepare<[], { value: string }>("SELECT value FROM osv_meta WHERE key = 'schema'").get();
-      if (v === undefined) db.prepare("INSERT INTO osv_meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
-      else if (v.value !== SCHEMA_VERSION) {
-        throw new SsfError('VULNDB_INVALID', `advisory database ${path} has schema ${v.value}, this ssf reads ${SCHEMA_VERSION}; import into a new file`);
-      }
+      if (v?.value !== SCHEMA_VERSION) db.prepare("INSERT OR REPLACE INTO osv_meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
     } catch (e) {
       db.close();
       if (e instanceof SsfError) throw e;
@@ -371,20 +374,13 @@ export class VulnDb {
   /**
    * The advisories an import added or updated after import number `since.seq` (changeSeq),
    * withdrawn ones included, with the packages they name: what an incremental rescan
-   * re-evaluates. All of them when `since` is undefined. A watermark from before change
-   * numbers (`since.date`, the newest `modified` then) selects the records modified after it
-   * and every record imported since the upgrade.
+   * re-evaluates. All of them when `since` is undefined.
    */
-  changedSince(since: { seq: number } | { date: string } | undefined): { id: string; modified: string; packages: { ecosystem: string; name: string }[] }[] {
+  changedSince(since: { seq: number } | undefined): { id: string; modified: string; packages: { ecosystem: string; name: string }[] }[] {
     const pkgs = this.db.prepare<[string], { ecosystem: string; name: string }>('SELECT ecosystem, name FROM osv_package WHERE id = ?');
-    let rows: { id: string; modified: string }[];
-    if (since === undefined) rows = this.db.prepare<[], { id: string; modified: string }>('SELECT id, modified FROM osv_advisory').all();
-    else if ('seq' in since) rows = this.db.prepare<[number], { id: string; modified: string }>('SELECT id, modified FROM osv_advisory WHERE change_seq > ?').all(since.seq);
-    else {
-      // Compared as timestamps, not strings: "…:00Z" sorts after "…:00.5Z" as text.
-      rows = this.db.prepare<[], { id: string; modified: string; change_seq: number }>('SELECT id, modified, change_seq FROM osv_advisory').all()
-        .filter((r) => r.change_seq > 0 || compareTimestamps(r.modified, since.date) > 0).map((r) => ({ id: r.id, modified: r.modified }));
-    }
+    const rows = since === undefined
+      ? this.db.prepare<[], { id: string; modified: string }>('SELECT id, modified FROM osv_advisory').all()
+      : this.db.prepare<[number], { id: string; modified: string }>('SELECT id, modified FROM osv_advisory WHERE change_seq > ?').all(since.seq);
     return rows.map((r) => ({ ...r, packages: pkgs.all(r.id) }));
   }
 

@@ -211,3 +211,14 @@ test('an SBOM of Python packages matches PyPI ECOSYSTEM ranges in PEP 440 order;
   assert.ok(r.warnings.includes('pkg:pypi/requests@head: version "head" is not PEP 440; only explicit versions lists were checked'), r.warnings.join('\n'));
   assert.ok(!r.warnings.some((w) => w.includes('2.31')), r.warnings.join('\n'));
 });
+
+test('a range in another ordering than the component\'s that cannot read its version is named in a warning, not skipped silently', () => {
+  const adv = parseAdvisory(JSON.stringify({
+    id: 'PYSEC-0000-3', modified: '2024-01-01T00:00:00Z',
+    affected: [{ package: { ecosystem: 'PyPI', name: 'flask' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '3.0.0' }] }] }],
+  }));
+  const c = { ...npmComponent('flask', '2.0'), ecosystem: 'PyPI', purl: 'pkg:pypi/flask@2.0', ref: 'pkg:pypi/flask@2.0' };
+  const r = new MemoryAdvisoryIndex([adv], INFO).match(sbomOf([c]));
+  assert.deepEqual(r.findings, []);
+  assert.ok(r.warnings.includes('pkg:pypi/flask@2.0: version "2.0" is not SemVer 2.0; PYSEC-0000-3\'s SEMVER range was skipped for it'), r.warnings.join('\n'));
+});

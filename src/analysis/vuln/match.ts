@@ -2,7 +2,7 @@ import type { Finding, Sbom, Severity, VulnDbInfo, VulnReport } from '../model.j
 import { cvss, preloadCvss, type CvssVersion } from './cvss.js';
 import { compileAdvisory, evaluateEntries, packageNameKey, sortVersions, type CompiledAdvisory, type CompiledAffected } from './evaluate.js';
 import { compareTimestamps, type OsvAdvisory } from './osv.js';
-import { componentOrdering, SEMVER_ORDER } from './ordering.js';
+import { componentOrdering, SEMVER_ORDER, type VersionOrdering } from './ordering.js';
 import type { SemVer } from './semver.js';
 
 /** Advisories held in memory, pre-parsed and indexed by (ecosystem, name), ready to match SBOMs. */
@@ -223,8 +223,18 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
       const parsed = this.parsed(version);
       // Read in the ordering of the component's ecosystem (PEP 440 for PyPI, else SemVer 2.0).
       const order = componentOrdering(comp.ecosystem);
-      if ((order === SEMVER_ORDER ? parsed : order.parse(version)) === undefined) {
+      const readable = (o: VersionOrdering): boolean => (o === SEMVER_ORDER ? parsed : o.parse(version)) !== undefined;
+      if (!readable(order)) {
         warnings.add(`${comp.purl}: version ${JSON.stringify(comp.version)} is not ${order.name}; only explicit versions lists were checked`);
+      }
+      // A candidate's range in another ordering (a SEMVER range of a PyPI package) that cannot
+      // read the version is skipped for it: said too, never silently.
+      for (const cand of cands) {
+        for (const e of cand.entries) {
+          for (const r of e.ranges) {
+            if (r.order !== order && !readable(r.order)) warnings.add(`${comp.purl}: version ${JSON.stringify(comp.version)} is not ${r.order.name}; ${cand.advisory.advisory.id}'s ${r.type} range was skipped for it`);
+          }
+        }
       }
       const own: Finding[] = [];
       for (const cand of cands) {
