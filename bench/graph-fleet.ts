@@ -10,6 +10,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toCycloneDx, type Component, type Dependency, type Sbom } from '../src/analysis/index.js';
 
+/** Nearest-rank quantile. */
+export function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
+}
+
 /** A deterministic pseudo-random stream (mulberry32). */
 export function rng(seed: number): () => number {
   let s = seed >>> 0;

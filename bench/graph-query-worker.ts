@@ -7,6 +7,7 @@
  */
 import { Factory } from '../src/factory/index.js';
 import { GraphQueries } from '../src/graph/index.js';
+import { quantile } from './graph-fleet.js';
 
 /** One query, as data (closures do not cross threads). */
 export type QueryCall =
@@ -23,12 +24,6 @@ export interface QueryJob {
 }
 
 export interface QueryTiming { readonly p50: number; readonly p99: number; readonly n: number; readonly size: number }
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
-}
 
 function run(q: GraphQueries, c: QueryCall): number {
   switch (c.q) {

@@ -34,7 +34,7 @@ import { recordDeployment } from '../src/admission/index.js';
 import { rescan, type RescanReport } from '../src/operate/index.js';
 import type { WorkloadIdentity } from '../src/trust/index.js';
 import type { QueryCall, QueryJob, QueryTiming } from './graph-query-worker.js';
-import { advisorySpecs, artifactHex, makePool, purlOf, rng, runIdOf, writeAdvisories, type AdvisorySpec, type Pool } from './graph-fleet.js';
+import { advisorySpecs, artifactHex, makePool, purlOf, quantile, rng, runIdOf, writeAdvisories, type AdvisorySpec, type Pool } from './graph-fleet.js';
 
 const TD = 'bench.ssf.internal';
 /** Goals from the issue. */
@@ -50,13 +50,6 @@ const BATCH = 10;
 
 function now(): number {
   return performance.now();
-}
-
-/** Nearest-rank quantile. */
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
 }
 
 function mean(xs: readonly number[]): number {

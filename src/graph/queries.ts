@@ -487,7 +487,7 @@ export class GraphQueries {
     const wide = artifactIds.length > 1 && Number(this.st('SELECT COUNT(*) FROM g_cur_deployed').pluck().get()) <= artifactIds.length;
     if (wide) {
       const asked = new Set(artifactIds.map(Number));
-      for (const r of this.st(`SELECT artifact, ${COLUMNS} FROM g_cur_deployed ORDER BY log_index, deployment, artifact`).raw().all() as [number, ...R][]) if (asked.has(Number(r[0]))) rows.push(r.slice(1) as R);
+      for (const r of this.st(`SELECT ${COLUMNS} FROM g_cur_deployed ORDER BY log_index, deployment, artifact`).raw().all() as R[]) if (asked.has(Number(r[6]))) rows.push(r);
     } else {
       for (let i = 0; i < artifactIds.length; i += IN_CHUNK) {
         const a = inList(this.db, 'artifact', artifactIds.slice(i, i + IN_CHUNK));
@@ -555,37 +555,24 @@ export class GraphQueries {
     const idKeys = new Set(ids.map((x) => x.toUpperCase()));
     // The findings of each artifact's newest trusted scan, keyed by vulnerability and digest in
     // the current state (current.ts, schema 0308): one range scan per id (and alias), however
-    // many artifacts it holds, whose rows come in the order the answer prints. The ids' lists
-    // are merged by digest here rather than sorted together by the database (a sort of every
-    // row); byDigest below checks the order, and sorts only if a database's collation differs.
+    // many artifacts it holds, whose rows come in the order the answer prints (byDigest below
+    // sorts only when they do not: more than one id with rows, or another collation).
     const rank: Record<string, number> = { unknown: 0, none: 1, low: 2, medium: 3, high: 4, critical: 5 };
     type Hit = { digest: string; purls: string[]; severity: string; logIndex: number };
     type FindingRow = [artifact: number, digest: string, logIndex: number, severity: string, purls: string];
     const byNode = this.st('SELECT artifact, digest, log_index, severity, purls FROM g_cur_finding WHERE vulnerability = ? ORDER BY digest').raw();
-    const lists = nodes.map((n) => byNode.all(n) as FindingRow[]).filter((l) => l.length > 0);
     const found = new Map<number, Hit>();
-    const take = ([rid, digest, logIndex, severity, purls]: FindingRow): void => {
-      const id = Number(rid);
-      const hit = found.get(id);
-      if (!hit) {
-        found.set(id, { digest, purls: purls === '' ? [] : purls.split('\n'), severity, logIndex: Number(logIndex) });
-        return;
-      }
-      // The same artifact under an alias's node too (a scan names each id it found).
-      for (const x of purls === '' ? [] : purls.split('\n')) if (!hit.purls.includes(x)) hit.purls.push(x);
-      if ((rank[severity] ?? 0) > (rank[hit.severity] ?? 0)) hit.severity = severity;
-    };
-    if (lists.length === 1) for (const r of lists[0] as FindingRow[]) take(r);
-    else {
-      const at = lists.map(() => 0);
-      for (;;) {
-        let next = -1;
-        for (let k = 0; k < lists.length; k++) {
-          const r = (lists[k] as FindingRow[])[at[k] as number];
-          if (r && (next < 0 || r[1] < ((lists[next] as FindingRow[])[at[next] as number] as FindingRow)[1])) next = k;
+    for (const node of nodes) {
+      for (const [rid, digest, logIndex, severity, purls] of byNode.all(node) as FindingRow[]) {
+        const id = Number(rid);
+        const hit = found.get(id);
+        if (!hit) {
+          found.set(id, { digest, purls: purls === '' ? [] : purls.split('\n'), severity, logIndex: Number(logIndex) });
+          continue;
         }
-        if (next < 0) break;
-        take((lists[next] as FindingRow[])[(at[next] as number)++] as FindingRow);
+        // The same artifact under an alias's node too (a scan names each id it found).
+        for (const x of purls === '' ? [] : purls.split('\n')) if (!hit.purls.includes(x)) hit.purls.push(x);
+        if ((rank[severity] ?? 0) > (rank[hit.severity] ?? 0)) hit.severity = severity;
       }
     }
     // Each artifact's answer object is the one made while reading its rows: a wide answer

@@ -1,4 +1,9 @@
-import type { Migration } from '../store/index.js';
+import type { Db, Migration } from '../store/index.js';
+
+/** PostgreSQL 13 or later (autovacuum_vacuum_insert_scale_factor exists from 13 on). */
+function pg13(db: Db): boolean {
+  return Number(db.prepare('SELECT current_setting(?) AS v').pluck().get('server_version_num')) >= 130000;
+}
 
 /**
  * The knowledge graph's tables. Nodes are unique by (kind, key); every edge names the
@@ -159,7 +164,7 @@ export const graphMigrations: readonly Migration[] = [
       // all-visible, and autovacuum sets those on an insert-only table after inserts of 20% of
       // its rows by default (PostgreSQL 13+): on a fleet's edge table that is millions of edges
       // answered with a heap fetch each. Vacuum it after 1% instead (docs/storage.md).
-      if (db.dialect === 'postgres' && Number(db.prepare('SELECT current_setting(?) AS v').pluck().get('server_version_num')) >= 130000) {
+      if (db.dialect === 'postgres' && pg13(db)) {
         db.exec('ALTER TABLE g_edge SET (autovacuum_vacuum_insert_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02)');
       }
     },
@@ -207,8 +212,7 @@ export const graphMigrations: readonly Migration[] = [
       // Index-only scans need the visibility map, which vacuum sets; every rescan deletes and
       // inserts rows here, so vacuum after 1% changed rows instead of 20% (docs/storage.md).
       if (pg) {
-        const v13 = Number(db.prepare('SELECT current_setting(?) AS v').pluck().get('server_version_num')) >= 130000;
-        db.exec(`ALTER TABLE g_cur_finding SET (autovacuum_vacuum_scale_factor = 0.01, ${v13 ? 'autovacuum_vacuum_insert_scale_factor = 0.01, ' : ''}autovacuum_analyze_scale_factor = 0.02)`);
+        db.exec(`ALTER TABLE g_cur_finding SET (autovacuum_vacuum_scale_factor = 0.01, ${pg13(db) ? 'autovacuum_vacuum_insert_scale_factor = 0.01, ' : ''}autovacuum_analyze_scale_factor = 0.02)`);
       }
     },
   },

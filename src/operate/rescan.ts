@@ -3,7 +3,7 @@ import { SsfError } from '../core/index.js';
 import { makeStatement } from '../attest/index.js';
 import type { Factory } from '../factory/index.js';
 import { GraphQueries, componentNode } from '../graph/index.js';
-import { PREDICATE, SCANNER, VulnDb, ecosystemOf, makePurl, packageNameKey, parsePurl, purlOfPackage, purlPackageName, vulnsPredicate, type Component, type Finding, type VulnReport } from '../analysis/index.js';
+import { PREDICATE, SCANNER, VulnDb, ecosystemOf, baseEcosystem, makePurl, packageNameKey, parsePurl, purlOfPackage, purlPackageName, vulnsPredicate, type Component, type Finding, type VulnReport } from '../analysis/index.js';
 
 /**
  * The operate phase: re-matching what the factory released against the current advisory
@@ -55,7 +55,8 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
   try {
     const info = vdb.info();
     // Read before the advisories: an import committed meanwhile is taken again next time.
-    const mark = `${vdb.databaseId()}:${vdb.changeSeq()}`;
+    const dbId = vdb.databaseId();
+    const seqNow = vdb.changeSeq();
     const db = f.db;
     // `<database id>:<import number>`. A full rescan when there is none (the first rescan, or
     // the first since an ssf that watched `modified` times, which missed records older than
@@ -63,8 +64,8 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
     // the number is ahead of the file's (a restored backup): never a gap in what is compared.
     const lastMark = f.graph.getState(WATERMARK_SEQ);
     const sep = lastMark?.lastIndexOf(':') ?? -1;
-    const lastSeq = lastMark !== undefined && lastMark.slice(0, sep) === vdb.databaseId() ? Number(lastMark.slice(sep + 1)) : NaN;
-    const full = opts.full === true || !Number.isSafeInteger(lastSeq) || lastSeq < 0 || lastSeq > vdb.changeSeq();
+    const lastSeq = lastMark !== undefined && lastMark.slice(0, sep) === dbId ? Number(lastMark.slice(sep + 1)) : NaN;
+    const full = opts.full === true || !Number.isSafeInteger(lastSeq) || lastSeq < 0 || lastSeq > seqNow;
     const changed = full ? [] : vdb.changedSince({ seq: lastSeq });
     // Candidate artifacts: those whose SBOM names a package of a changed advisory, and those
     // with an open finding of one (a withdrawn or narrowed advisory resolves it).
@@ -78,7 +79,7 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
       const pypi = new Set<string>();
       for (const a of changed) {
         for (const p of a.packages) {
-          if (p.ecosystem.split(':')[0] === 'PyPI') pypi.add(packageNameKey('PyPI', p.name));
+          if (baseEcosystem(p.ecosystem) === 'PyPI') pypi.add(packageNameKey('PyPI', p.name));
           const purl = purlOfPackage(p.ecosystem, p.name);
           if (!purl) continue;
           try {
@@ -239,7 +240,7 @@ export async function rescan(f: Factory, opts: { full?: boolean } = {}): Promise
       for (const w of gone) resolvedFindings.push({ artifact: digest, vulnerability: w.vuln, purl: w.purl });
     }
     f.graph.setState(WATERMARK, info.date);
-    f.graph.setState(WATERMARK_SEQ, mark);
+    f.graph.setState(WATERMARK_SEQ, `${dbId}:${seqNow}`);
     const atRisk: { deployment: string; artifact: string; vulnerabilities: string[] }[] = [];
     // Where the artifacts with new findings run, looked up together (not a provenance tree each).
     const byDigest = new Map<string, string[]>();

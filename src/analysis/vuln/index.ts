@@ -6,6 +6,6 @@
 export { parseAdvisory, type OsvAdvisory, type OsvAffected } from './osv.js';
 export { VulnDb, type ImportStats } from './db.js';
 export type { AdvisoryIndex } from './match.js';
-export { affects, packageNameKey } from './evaluate.js';
+export { affects, baseEcosystem, packageNameKey } from './evaluate.js';
 export { cvss } from './cvss.js';
 export { compareSemver } from './semver.js';

@@ -99,9 +99,10 @@ function byString(a: string, b: string): number {
 /**
  * Merges findings for one component that describe the same vulnerability: ids and aliases
  * form groups (OSV aliases are symmetric and transitive). A group reports one finding under
- * its GHSA id when it has one, with every other id as an alias and the highest severity.
+ * its GHSA id when it has one, with every other id as an alias and the highest severity; the
+ * fixed versions of the group in `order`, the ordering of the component's ecosystem.
  */
-export function mergeAliases(findings: readonly Finding[]): Finding[] {
+export function mergeAliases(findings: readonly Finding[], order: VersionOrdering = SEMVER_ORDER): Finding[] {
   if (findings.length < 2) return [...findings];
   const parent = new Map<string, string>();
   const find = (x: string): string => {
@@ -153,8 +154,7 @@ export function mergeAliases(findings: readonly Finding[]): Finding[] {
       aliases: [...ids].sort(byString),
       component: primary.component,
       severity: worst.severity,
-      // Fixed versions in their ecosystem's order (a finding names its component by purl).
-      fixed: sortVersions([...fixed], componentOrdering(primary.component.purl.startsWith('pkg:pypi/') ? 'PyPI' : 'npm')),
+      fixed: sortVersions([...fixed], order),
       matchedBy: primary.matchedBy,
       modified,
     };
@@ -267,7 +267,7 @@ export class MemoryAdvisoryIndex implements AdvisoryIndex {
         if (a.published !== undefined) f.published = a.published;
         own.push(f);
       }
-      findings.push(...mergeAliases(own));
+      findings.push(...mergeAliases(own, order));
     }
     findings.sort((x, y) => byString(x.component.purl, y.component.purl) || byString(x.id, y.id) || byString(x.component.ref, y.component.ref));
     return { db: this.info, sbom: sbom.source.digest, findings, warnings: [...warnings] };

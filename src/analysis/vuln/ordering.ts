@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { compare as pep440Compare, valid as pep440Valid } from '@renovatebot/pep440';
 import { compareParsed, parseSemver, type SemVer } from './semver.js';
 
 /**
@@ -22,13 +22,6 @@ export const SEMVER_ORDER: VersionOrdering = {
   compare: (a, b) => compareParsed(a as SemVer, b as SemVer),
 };
 
-/** The parts of @renovatebot/pep440 used here (its own types name them too). */
-interface Pep440 {
-  valid(version: string): string | null;
-  compare(a: string, b: string): number;
-}
-const pep440 = createRequire(import.meta.url)('@renovatebot/pep440') as Pep440;
-
 /**
  * PEP 440, the ordering of Python package versions (PyPI): epochs (`1!2.0`), pre-releases
  * (`1.0a1 < 1.0b2 < 1.0rc1 < 1.0`), post-releases (`1.0 < 1.0.post1`), development releases
@@ -39,8 +32,8 @@ const pep440 = createRequire(import.meta.url)('@renovatebot/pep440') as Pep440;
  */
 export const PEP440_ORDER: VersionOrdering = {
   name: 'PEP 440',
-  parse: (raw) => (raw.length <= 256 && pep440.valid(raw) !== null ? raw : undefined),
-  compare: (a, b) => pep440.compare(a as string, b as string),
+  parse: (raw) => (raw.length <= 256 && pep440Valid(raw) !== null ? raw : undefined),
+  compare: (a, b) => pep440Compare(a as string, b as string),
 };
 
 /**
