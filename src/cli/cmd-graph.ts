@@ -393,8 +393,9 @@ export const rescanCommand: Command = {
 
 The operate phase. After \`ssf vulndb import\` brings new or changed advisories,
 re-evaluates the artifacts they can affect: those whose SBOM names a package
-of an advisory modified since the last rescan (or that have an open finding of
-one). Each artifact whose findings changed gets a new signed scan (in-toto
+of an advisory imported (added or updated) since the last rescan, whatever its
+modified time, or that have an open finding of one. The first rescan, and one
+after the advisory database file was replaced, evaluates everything. Each artifact whose findings changed gets a new signed scan (in-toto
 vulns, by spiffe://<td>/factory/rescan) about its digest, with the VEX already
 in the graph applied; new and resolved findings are recorded with their time.
 \`ssf query affected\` and the deploy gate read the newest scan. Lists the
